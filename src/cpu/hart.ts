@@ -1,0 +1,165 @@
+/**
+ * The TypeScript face of one RISC-V hart: creates the WebAssembly.Memory that holds hart state
+ * and guest RAM, instantiates the AssemblyScript core, routes its MMIO to a {@link PhysicalBus},
+ * and exposes registers, interrupt lines and state as plain data.
+ */
+import * as L from './layout.js';
+import { type PhysicalBus, type AccessWidth, RunExit, Irq } from './hart-api.js';
+import { loadCoreModule } from './core-module.js';
+import type { HartState } from './hart-state.js';
+import { captureHartState, applyHartState } from './hart-state.js';
+
+export interface HartOptions {
+  /** Bytes of guest RAM (multiple of 4 KiB). */
+  ramBytes: number;
+  /** Guest physical address of RAM; 0x8000_0000 on `virt`. */
+  ramBase?: number;
+  bus: PhysicalBus;
+  hartId?: number;
+  /** Current mtime in 10 MHz ticks (the CLINT's clock). */
+  clock: () => number;
+}
+
+interface CoreExports {
+  run(budget: number): number;
+  reset(ramPaddr: bigint, ramSize: bigint, hartId: bigint): void;
+  resync(): void;
+  invalidateCode(offset: bigint, len: bigint): void;
+  invalidateAllCode(): void;
+}
+
+const WASM_PAGE = 65536;
+/** The most RAM one hart's wasm32 memory can hold (4 GiB minus the core's own 16 MiB). */
+export const MAX_RAM_BYTES = 0x1_0000_0000 - L.RAM_OFFSET - WASM_PAGE;
+
+export class Hart {
+  readonly memory: WebAssembly.Memory;
+  readonly ram: Uint8Array;
+  readonly ramBase: number;
+  readonly ramBytes: number;
+  readonly hartId: number;
+  private readonly core: CoreExports;
+  private readonly view: DataView;
+  private readonly clockNow: () => number;
+
+  private constructor(o: HartOptions, memory: WebAssembly.Memory, core: CoreExports) {
+    this.memory = memory;
+    this.core = core;
+    this.ramBase = o.ramBase ?? 0x8000_0000;
+    this.ramBytes = o.ramBytes;
+    this.hartId = o.hartId ?? 0;
+    this.clockNow = o.clock;
+    this.ram = new Uint8Array(memory.buffer, L.RAM_OFFSET, o.ramBytes);
+    this.view = new DataView(memory.buffer);
+    core.reset(BigInt(this.ramBase), BigInt(o.ramBytes), BigInt(this.hartId));
+  }
+
+  static async create(o: HartOptions): Promise<Hart> {
+    if (!Number.isInteger(o.ramBytes) || o.ramBytes < 4096 || o.ramBytes % 4096 !== 0) {
+      throw new RangeError(`RAM size ${o.ramBytes} must be a positive multiple of 4 KiB`);
+    }
+    if (o.ramBytes > MAX_RAM_BYTES) {
+      throw new RangeError(`RAM size ${o.ramBytes} exceeds ${MAX_RAM_BYTES} bytes, the most a wasm32 memory can hold`);
+    }
+    const pages = Math.ceil((L.RAM_OFFSET + o.ramBytes) / WASM_PAGE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    let hart: Hart | undefined;
+    const bus = o.bus;
+    const imports = {
+      env: {
+        memory,
+        clock: o.clock,
+        mmio_read: (pa: number, width: number): number => {
+          const v = bus.read(pa >>> 0, width as AccessWidth);
+          const h = hart!;
+          if (v === undefined) {
+            h.view.setInt32(L.S_MMIO_FAULT, 1, true);
+            return 0;
+          }
+          if (typeof v === 'bigint') {
+            h.view.setUint32(L.S_MMIO_HI, Number((v >> 32n) & 0xffff_ffffn), true);
+            return Number(v & 0xffff_ffffn) | 0;
+          }
+          return v | 0;
+        },
+        mmio_write: (pa: number, width: number, lo: number, hi: number): void => {
+          const value: number | bigint = width === 8 ? (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0) : lo >>> 0;
+          const masked = width === 8 || width === 4 ? value : (lo >>> 0) & (width === 1 ? 0xff : 0xffff);
+          if (!bus.write(pa >>> 0, width as AccessWidth, masked)) hart!.view.setInt32(L.S_MMIO_FAULT, 1, true);
+        },
+      },
+    };
+    const instance = await WebAssembly.instantiate(await loadCoreModule(), imports);
+    hart = new Hart(o, memory, instance.exports as unknown as CoreExports);
+    return hart;
+  }
+
+  /** Runs up to `maxInstructions` instructions. */
+  run(maxInstructions: number): RunExit {
+    this.view.setInt32(L.S_STOP, 0, true);
+    return this.core.run(maxInstructions) as RunExit;
+  }
+
+  /** From inside an MMIO callback: run() returns {@link RunExit.Stopped} after this instruction. */
+  requestStop(): void {
+    this.view.setInt32(L.S_STOP, 1, true);
+  }
+
+  get pc(): bigint { return this.view.getBigUint64(L.S_PC, true); }
+  set pc(v: bigint) { this.view.setBigUint64(L.S_PC, BigInt.asUintN(64, v), true); }
+
+  /** Privilege level: 0 = U, 1 = S, 3 = M. */
+  get privilege(): number { return this.view.getInt32(L.S_PRIV, true); }
+
+  getX(i: number): bigint { return i === 0 ? 0n : this.view.getBigUint64(L.X_REGS + i * 8, true); }
+  setX(i: number, v: bigint): void {
+    if (i !== 0) this.view.setBigUint64(L.X_REGS + i * 8, BigInt.asUintN(64, v), true);
+  }
+  getF(i: number): bigint { return this.view.getBigUint64(L.F_REGS + i * 8, true); }
+
+  /** Drives device interrupt lines into mip (MSIP from the CLINT, MEIP/SEIP from the PLIC). */
+  setInterruptLevel(bits: number, level: boolean): void {
+    const cur = this.view.getBigUint64(L.S_MIP_HW, true);
+    const b = BigInt(bits);
+    this.view.setBigUint64(L.S_MIP_HW, level ? cur | b : cur & ~b, true);
+  }
+
+  get mtimecmp(): bigint { return this.view.getBigUint64(L.S_MTIMECMP, true); }
+  set mtimecmp(v: bigint) {
+    this.view.setBigUint64(L.S_MTIMECMP, BigInt.asUintN(64, v), true);
+    // MTIP follows mtime >= mtimecmp; a write can clear it at once (privileged spec §3.2.1).
+    this.setInterruptLevel(Irq.MTIP, BigInt(Math.floor(this.clockNow())) >= BigInt.asUintN(64, v));
+  }
+
+  /** Earliest mtime at which a timer interrupt (mtimecmp or Sstc's stimecmp) can fire. */
+  nextTimerDeadline(): number | undefined {
+    let t = this.view.getBigUint64(L.S_MTIMECMP, true);
+    const stce = (this.view.getBigUint64(L.S_MENVCFG, true) >> 63n) & 1n;
+    if (stce) {
+      const s = this.view.getBigUint64(L.S_STIMECMP, true);
+      if (s < t) t = s;
+    }
+    return t === 0xffff_ffff_ffff_ffffn ? undefined : Number(t);
+  }
+
+  /** Enables serving S-mode ecalls in the host (SBI); run() then returns {@link RunExit.Ecall}. */
+  setSbiInHost(on: boolean): void {
+    const f = this.view.getInt32(L.S_FLAGS, true);
+    this.view.setInt32(L.S_FLAGS, on ? f | L.FLAG_SBI_IN_HOST : f & ~L.FLAG_SBI_IN_HOST, true);
+  }
+
+  /** The host wrote guest RAM at physical [paddr, paddr + length): drop stale decoded code. */
+  invalidateCode(paddr: number, length: number): void {
+    this.core.invalidateCode(BigInt(paddr - this.ramBase), BigInt(length));
+  }
+
+  /** Every register and CSR as plain data (RAM excluded). */
+  save(): HartState { return captureHartState(this.view); }
+  restore(s: HartState): void {
+    applyHartState(this.view, s);
+    this.core.invalidateAllCode();
+    this.core.resync();
+  }
+}
+
+export { RunExit, Irq };
