@@ -6,9 +6,9 @@
 //   0x0000_0000  AssemblyScript static data (tiny; the core allocates nothing at run time)
 //   0x0010_0000  hart state (registers, CSRs, flags)              STATE_BASE
 //   0x0011_0000  TLBs: fetch, load, store                          TLB_BASE
-//   0x0020_0000  code-page map: one byte per 4 KiB page of RAM     CODEMAP_BASE
 //   0x0040_0000  decoded-instruction cache                         DCACHE_BASE
-//   0x0100_0000  guest RAM (guest physical RAM_PADDR maps here)    RAM_OFFSET
+//   0x0100_0000  code map: a 64-bit line mask per 4 KiB page of RAM CODEMAP_BASE
+//   0x0180_0000  guest RAM (guest physical RAM_PADDR maps here)    RAM_OFFSET
 
 export const STATE_BASE = 0x100000;
 
@@ -81,7 +81,8 @@ export const EXIT_STOP = 2; // the host asked to stop (S_STOP)
 export const EXIT_ECALL = 3; // an S-mode ecall for the host (FLAG_SBI_IN_HOST)
 
 // TLBs: three direct-mapped arrays (fetch, load, store) of TLB_ENTRIES entries of 32 bytes:
-//   +0  tag  i64  virtual page | key (bits 0..3: privilege, SUM, MXR; bit 11: MMIO page)
+//   +0  tag  i64  virtual page | key (bits 0..3: privilege, SUM, MXR; bit 11: MMIO page;
+//                 bit 10: page holds decoded code (store TLB only))
 //   +8  hostDelta i64  wasm address = vaddr + hostDelta (RAM pages)
 //   +16 physDelta i64  physical address = vaddr + physDelta
 export const TLB_BASE = 0x110000;
@@ -91,10 +92,11 @@ export const TLB_FETCH = 0x110000;
 export const TLB_LOAD = 0x112000;
 export const TLB_STORE = 0x114000;
 
-// One byte per 4 KiB page of guest RAM: nonzero when the decode cache may hold instructions
-// decoded from that page (so stores there must invalidate them). 3.5 GiB / 4 KiB < 1 MiB.
-export const CODEMAP_BASE = 0x200000;
-export const CODEMAP_SIZE = 0x100000;
+// Per 4 KiB page of guest RAM, a u64 whose bit i is set when the decode cache may hold an
+// instruction overlapping the page's 64-byte line i (so stores there must invalidate it).
+// Line granularity keeps pages that mix code and data (small programs) fast.
+export const CODEMAP_BASE = 0x1000000;
+export const CODEMAP_SIZE = 0x800000;
 
 // Decoded-instruction cache: direct-mapped by wasm address of the instruction, 16 bytes each:
 //   +0 tag u32 (wasm address | 1), +4 op u16, +6 rd u8, +7 rs1 u8, +8 rs2 u8, +9 rs3/rm u8,
@@ -103,4 +105,4 @@ export const DCACHE_BASE = 0x400000;
 export const DCACHE_ENTRIES = 1 << 18;
 export const DCACHE_ENTRY_SIZE = 16;
 
-export const RAM_OFFSET = 0x1000000;
+export const RAM_OFFSET = 0x1800000;

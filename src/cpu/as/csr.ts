@@ -14,8 +14,9 @@ import {
   MSTATUS_UXL, MSTATUS_SXL, MSTATUS_SD, MSTATUS_UBE, MSTATUS_MPP_SHIFT, IRQ_STI, IRQ_MTI, IRQ_SSI,
 } from "./state";
 import { raiseException } from "./trap";
+import { rawBits } from "./memory";
 import { updateModeKeys, flushTlb } from "./mmu";
-import { pmpCfgLocked, pmpAddrLocked } from "./pmp";
+import { pmpCfgLocked, pmpAddrLocked, pmpRecompute } from "./pmp";
 
 @external("env", "clock") declare function hostClock(): f64;
 
@@ -23,10 +24,6 @@ import { pmpCfgLocked, pmpAddrLocked } from "./pmp";
 export let sliceRetired: u64 = 0;
 // @ts-ignore: decorator
 @inline export function setSliceRetired(n: u64): void { sliceRetired = n; }
-/** Raw instruction bits of the current CSR instruction, for mtval on an illegal access. */
-let insnBits: u64 = 0;
-// @ts-ignore: decorator
-@inline export function setCsrInsn(bits: u64): void { insnBits = bits; }
 
 const MSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP |
   MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR;
@@ -207,6 +204,7 @@ function pmpcfgWrite(first: i32, v: u64): void {
     if (pmpCfgLocked(i)) continue;
     store<u8>(S_PMPCFG + i, <u8>((v >> (<u64>k << 3)) & 0x9f));
   }
+  pmpRecompute();
   flushTlb();
 }
 
@@ -215,15 +213,15 @@ function pmpcfgWrite(first: i32, v: u64): void {
  * csrrs/csrrc with rs1 = x0 (no write, so read-only CSRs are fine). Returns the old value, or
  * raises illegal instruction (ok = false) and returns 0.
  */
-export function csrOp(csr: u32, kind: i32, src: u64, doWrite: bool): u64 {
+export function csrOp(csr: u32, kind: i32, src: u64, doWrite: bool, e: usize): u64 {
   ok = true;
   // Privilege needed is csr[9:8]; csr[11:10] == 3 marks read-only (§2.1).
   if (<i32>((csr >> 8) & 3) > priv || (doWrite && (csr >> 10) == 3)) {
-    raiseException(CAUSE_ILLEGAL, insnBits);
+    raiseException(CAUSE_ILLEGAL, <u64>rawBits(e));
     return 0;
   }
   const old = read(csr);
-  if (!ok) { raiseException(CAUSE_ILLEGAL, insnBits); return 0; }
+  if (!ok) { raiseException(CAUSE_ILLEGAL, <u64>rawBits(e)); return 0; }
   if (doWrite) {
     const nv = kind == 0 ? src : kind == 1 ? old | src : old & ~src;
     write(csr, nv);

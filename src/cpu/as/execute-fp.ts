@@ -5,7 +5,7 @@ import * as O from "./ops";
 import { S_MSTATUS, S_FCSR } from "../layout";
 import { getX, setX, getF, setF, CAUSE_ILLEGAL, MSTATUS_FS } from "./state";
 import { E_RD, E_RS1, E_RS2, E_RS3, E_RM, E_IMM } from "./decode";
-import { read, write } from "./memory";
+import { read, write, rawBits } from "./memory";
 import { raiseException, trapped } from "./trap";
 import * as SF from "./softfloat/index";
 
@@ -22,8 +22,8 @@ const CANONICAL_NAN32: u32 = 0x7fc00000;
 
 function markDirty(): void { store<u64>(S_MSTATUS, load<u64>(S_MSTATUS) | MSTATUS_FS); }
 
-export function execFp(op: i32, e: usize, raw: u32): void {
-  if ((load<u64>(S_MSTATUS) & MSTATUS_FS) == 0) { raiseException(CAUSE_ILLEGAL, raw); return; }
+export function execFp(op: i32, e: usize): void {
+  if ((load<u64>(S_MSTATUS) & MSTATUS_FS) == 0) { raiseException(CAUSE_ILLEGAL, <u64>rawBits(e)); return; }
   const rd = <u32>load<u8>(e, E_RD);
   const rs1 = <u32>load<u8>(e, E_RS1);
   const rs2 = <u32>load<u8>(e, E_RS2);
@@ -51,19 +51,19 @@ export function execFp(op: i32, e: usize, raw: u32): void {
   let r: u64 = 0;
   switch (op) {
     case O.OP_FMADD_S: case O.OP_FMSUB_S: case O.OP_FNMSUB_S: case O.OP_FNMADD_S: {
-      if (rm > 4) { raiseException(CAUSE_ILLEGAL, raw); return; }
+      if (rm > 4) { raiseException(CAUSE_ILLEGAL, <u64>rawBits(e)); return; }
       const k = op - O.OP_FMADD_S;
       r = box(SF.f32_fma(unbox(a), unbox(b), unbox(getF(load<u8>(e, E_RS3))), rm, k >= 2, k == 1 || k == 3));
       break;
     }
     case O.OP_FMADD_D: case O.OP_FMSUB_D: case O.OP_FNMSUB_D: case O.OP_FNMADD_D: {
-      if (rm > 4) { raiseException(CAUSE_ILLEGAL, raw); return; }
+      if (rm > 4) { raiseException(CAUSE_ILLEGAL, <u64>rawBits(e)); return; }
       const k = op - O.OP_FMADD_D;
       r = SF.f64_fma(a, b, getF(load<u8>(e, E_RS3)), rm, k >= 2, k == 1 || k == 3);
       break;
     }
     default:
-      if (usesRm(op) && rm > 4) { raiseException(CAUSE_ILLEGAL, raw); return; }
+      if (usesRm(op) && rm > 4) { raiseException(CAUSE_ILLEGAL, <u64>rawBits(e)); return; }
       r = compute(op, a, b, rm, rs1);
       fd = writesF(op);
   }

@@ -8,6 +8,7 @@ import { MISA_RV64GC, updateTimers } from "./csr";
 import { flushTlb, updateModeKeys } from "./mmu";
 import { invalidateRam } from "./memory";
 import { loadHot } from "./state";
+import { pmpRecompute } from "./pmp";
 
 export { run } from "./interpreter";
 
@@ -31,6 +32,7 @@ export function reset(ramPaddr: u64, ramSize: u64, hartId: u64): void {
  *  translations and decoded code and recomputes derived values. */
 export function resync(): void {
   loadHot();
+  pmpRecompute();
   flushTlb();
   updateModeKeys();
   updateTimers();

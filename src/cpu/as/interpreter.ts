@@ -14,9 +14,9 @@ import {
 import { E_OP, E_RD, E_RS1, E_RS2, E_LEN, E_IMM, decodeInto } from "./decode";
 import { expandCompressed } from "./decode-compressed";
 import { fetchPage, fetchHostBase, flushTlb, updateModeKeys, ACC_WRITE } from "./mmu";
-import { read, write, fetchSlow, markCodePage, ioEvent, clearIoEvent, stopRequested, writeSlow } from "./memory";
+import { read, write, fetchSlow, markCode, ioEvent, clearIoEvent, stopRequested, rawBits } from "./memory";
 import { trapped, clearTrapped, raiseException, checkInterrupts, mipValue, doMret, doSret } from "./trap";
-import { csrOp, setSliceRetired, setCsrInsn, updateTimers } from "./csr";
+import { csrOp, setSliceRetired, updateTimers } from "./csr";
 import { mulh, mulhsu, mulhu, clmul, clmulHi } from "./int-math";
 import { execAtomic } from "./execute-atomic";
 import { execFp } from "./execute-fp";
@@ -45,7 +45,7 @@ function decodeAt(e: usize, h: usize): usize {
     return SCRATCH_ENTRY;
   }
   store<u32>(e, <u32>h | 1);
-  markCodePage(h);
+  markCode(h, load<u8>(e, E_LEN));
   return e;
 }
 
@@ -57,19 +57,27 @@ export function run(budget: i32): i32 {
   checkInterrupts();
   let n = budget;
   let exit = EXIT_BUDGET;
+  // Hot state in locals: the global pc is written once per instruction (traps read it) and
+  // read back only after something that may have changed it.
+  let lpc = pc;
+  let fp = fetchPage;
+  let fhb = fetchHostBase;
   while (n > 0) {
     n--;
+    setPc(lpc);
     let h: usize;
-    if ((pc & PAGE_MASK) == fetchPage) {
-      h = <usize>(fetchHostBase + (pc & 0xfff));
+    if ((lpc & PAGE_MASK) == fp) {
+      h = <usize>(fhb + (lpc & 0xfff));
     } else {
-      h = fetchSlow(pc);
-      if (trapped) { clearTrapped(); continue; }
+      h = fetchSlow(lpc);
+      fp = fetchPage; fhb = fetchHostBase;
+      if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
     }
     let e = DCACHE_BASE + (((h >> 1) & (DCACHE_ENTRIES - 1)) << 4);
     if (load<u32>(e) != (<u32>h | 1)) {
       e = decodeAt(e, h);
-      if (trapped) { clearTrapped(); continue; }
+      fp = fetchPage; fhb = fetchHostBase;
+      if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
     }
     const op = <i32>load<u16>(e, E_OP);
     const rd = <u32>load<u8>(e, E_RD);
@@ -77,29 +85,29 @@ export function run(budget: i32): i32 {
     const rs2 = <u32>load<u8>(e, E_RS2);
     const imm = load<i32>(e, E_IMM);
     const simm = <u64><i64>imm;
-    let npc = pc + <u64>load<u8>(e, E_LEN);
+    let npc = lpc + <u64>load<u8>(e, E_LEN);
     switch (op) {
       case O.OP_LUI: setX(rd, simm); break;
-      case O.OP_AUIPC: setX(rd, pc + simm); break;
-      case O.OP_JAL: setX(rd, npc); npc = pc + simm; break;
+      case O.OP_AUIPC: setX(rd, lpc + simm); break;
+      case O.OP_JAL: setX(rd, npc); npc = lpc + simm; break;
       case O.OP_JALR: { const t = (getX(rs1) + simm) & ~(<u64>1); setX(rd, npc); npc = t; break; }
-      case O.OP_BEQ: if (getX(rs1) == getX(rs2)) npc = pc + simm; break;
-      case O.OP_BNE: if (getX(rs1) != getX(rs2)) npc = pc + simm; break;
-      case O.OP_BLT: if (<i64>getX(rs1) < <i64>getX(rs2)) npc = pc + simm; break;
-      case O.OP_BGE: if (<i64>getX(rs1) >= <i64>getX(rs2)) npc = pc + simm; break;
-      case O.OP_BLTU: if (getX(rs1) < getX(rs2)) npc = pc + simm; break;
-      case O.OP_BGEU: if (getX(rs1) >= getX(rs2)) npc = pc + simm; break;
-      case O.OP_LB: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, <u64><i64><i8>v); break; }
-      case O.OP_LH: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, <u64><i64><i16>v); break; }
-      case O.OP_LW: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, sext32(v)); break; }
-      case O.OP_LD: { const v = read<u64>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, v); break; }
-      case O.OP_LBU: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, v); break; }
-      case O.OP_LHU: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, v); break; }
-      case O.OP_LWU: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); continue; } setX(rd, v); break; }
-      case O.OP_SB: write<u8>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); continue; } break;
-      case O.OP_SH: write<u16>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); continue; } break;
-      case O.OP_SW: write<u32>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); continue; } break;
-      case O.OP_SD: write<u64>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); continue; } break;
+      case O.OP_BEQ: if (getX(rs1) == getX(rs2)) npc = lpc + simm; break;
+      case O.OP_BNE: if (getX(rs1) != getX(rs2)) npc = lpc + simm; break;
+      case O.OP_BLT: if (<i64>getX(rs1) < <i64>getX(rs2)) npc = lpc + simm; break;
+      case O.OP_BGE: if (<i64>getX(rs1) >= <i64>getX(rs2)) npc = lpc + simm; break;
+      case O.OP_BLTU: if (getX(rs1) < getX(rs2)) npc = lpc + simm; break;
+      case O.OP_BGEU: if (getX(rs1) >= getX(rs2)) npc = lpc + simm; break;
+      case O.OP_LB: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i8>v); break; }
+      case O.OP_LH: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i16>v); break; }
+      case O.OP_LW: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, sext32(v)); break; }
+      case O.OP_LD: { const v = read<u64>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LBU: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LHU: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LWU: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_SB: write<u8>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SH: write<u16>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SW: write<u32>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SD: write<u64>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
       case O.OP_ADDI: setX(rd, getX(rs1) + simm); break;
       case O.OP_SLTI: setX(rd, <i64>getX(rs1) < <i64>simm ? 1 : 0); break;
       case O.OP_SLTIU: setX(rd, getX(rs1) < simm ? 1 : 0); break;
@@ -225,14 +233,14 @@ export function run(budget: i32): i32 {
       // Memory ordering: one in-order hart, and stores keep the decode cache coherent.
       case O.OP_FENCE: case O.OP_FENCE_I: break;
       case O.OP_CBO_CLEAN: case O.OP_CBO_FLUSH: case O.OP_CBO_INVAL: case O.OP_CBO_ZERO:
-        if (!cboAllowed(op)) { raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); continue; }
+        if (!cboAllowed(op)) { raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         if (op == O.OP_CBO_ZERO) {
           const base = getX(rs1) & ~(<u64>63);
           for (let i: u64 = 0; i < 64; i += 8) {
             write<u64>(base + i, 0);
             if (trapped) break;
           }
-          if (trapped) { clearTrapped(); continue; }
+          if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         }
         break;
       case O.OP_ECALL:
@@ -244,76 +252,73 @@ export function run(budget: i32): i32 {
         }
         raiseException(CAUSE_ECALL_U + <u64>priv, 0);
         clearTrapped();
+        lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
-      case O.OP_EBREAK: raiseException(CAUSE_BREAKPOINT, 0); clearTrapped(); continue; // tval 0, as QEMU
+      case O.OP_EBREAK: raiseException(CAUSE_BREAKPOINT, 0); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; // tval 0, as QEMU
       case O.OP_MRET:
-        if (priv < 3) { raiseException(CAUSE_ILLEGAL, 0x30200073); clearTrapped(); continue; }
+        if (priv < 3) { raiseException(CAUSE_ILLEGAL, 0x30200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         doMret();
         checkInterrupts();
+        lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       case O.OP_SRET:
         if (priv < 1 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TSR) != 0)) {
-          raiseException(CAUSE_ILLEGAL, 0x10200073); clearTrapped(); continue;
+          raiseException(CAUSE_ILLEGAL, 0x10200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
         doSret();
         checkInterrupts();
+        lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       case O.OP_WFI:
         if (priv == 0 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TW) != 0)) {
-          raiseException(CAUSE_ILLEGAL, 0x10500073); clearTrapped(); continue;
+          raiseException(CAUSE_ILLEGAL, 0x10500073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
         if ((mipValue() & load<u64>(S_MIE)) == 0) { exit = EXIT_WFI; n = 0; }
         break;
       case O.OP_SFENCE_VMA:
         if (priv == 0 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TVM) != 0)) {
-          raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); clearTrapped(); continue;
+          raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
         flushTlb();
+        fp = fetchPage;
         break;
       case O.OP_CSRRW: case O.OP_CSRRS: case O.OP_CSRRC: case O.OP_CSRRWI: case O.OP_CSRRSI: case O.OP_CSRRCI: {
         const k = (op - O.OP_CSRRW) % 3;
         const src = op >= O.OP_CSRRWI ? <u64>rs1 : getX(rs1);
         setSliceRetired(<u64>(budget - n - 1));
-        setCsrInsn(<u64><u32>rawBits(e));
-        const old = csrOp(<u32>imm & 0xfff, k, src, k == 0 || rs1 != 0);
-        if (trapped) { clearTrapped(); continue; }
+        const old = csrOp(<u32>imm & 0xfff, k, src, k == 0 || rs1 != 0, e);
+        if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         setX(rd, old);
         setPc(npc);
         checkInterrupts();
+        lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       }
       case O.OP_ILLEGAL:
         raiseException(CAUSE_ILLEGAL, <u64><u32>imm);
         clearTrapped();
+        lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       default:
         if (op <= O.OP_AMOMAXU_D) execAtomic(op, rd, rs1, rs2);
-        else execFp(op, e, rawBits(e));
-        if (trapped) { clearTrapped(); continue; }
+        else execFp(op, e);
+        if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
     }
-    setPc(npc);
+    lpc = npc;
     if (ioEvent) {
       clearIoEvent();
+      setPc(lpc);
       if (stopRequested()) { exit = EXIT_STOP; break; }
       checkInterrupts();
+      lpc = pc; fp = fetchPage; fhb = fetchHostBase;
     }
   }
+  setPc(lpc);
   const done = <u64>(budget - n);
   store<u64>(S_MINSTRET, load<u64>(S_MINSTRET) + done);
   store<u64>(S_MCYCLE, load<u64>(S_MCYCLE) + done);
   storeHot();
   return exit;
-}
-
-/** The instruction bits of the entry being executed, for xtval on illegal-instruction traps:
- *  re-read from memory since entries keep only decoded fields. */
-function rawBits(e: usize): u32 {
-  return load<u8>(e, E_LEN) == 2 ? <u32>readHalfAtPc(0) : <u32>readHalfAtPc(0) | (<u32>readHalfAtPc(2) << 16);
-}
-function readHalfAtPc(off: u64): u16 {
-  const h = fetchSlow(pc + off);
-  if (h == 0) { clearTrapped(); return 0; }
-  return load<u16>(h);
 }
 
 /** Zicbom/Zicboz enables (menvcfg/senvcfg CBIE, CBCFE, CBZE; CMO spec §2.5). */

@@ -2,10 +2,10 @@
 // (translation, MMIO, page-crossing and misaligned accesses), instruction fetch, and keeping the
 // decoded-instruction cache coherent with stores.
 //
-// Coherence: a page whose instructions are in the decode cache has its CODEMAP byte set, and
-// store-TLB entries are never filled for such pages, so every store to code takes the slow path,
-// which drops the page's decoded entries. That makes fence.i a no-op and costs the fast store
-// path nothing.
+// Coherence: each RAM page has a CODEMAP mask of the 64-byte lines holding decoded instructions.
+// Store-TLB entries of such pages carry TAG_CODE, so the fast store path misses and the slow path
+// (which skips the walk) drops decoded instructions of the lines it writes. That makes fence.i a
+// no-op and costs the fast store path nothing.
 import {
   TLB_LOAD, TLB_STORE, TLB_FETCH, TLB_ENTRIES, CODEMAP_BASE, DCACHE_BASE, DCACHE_ENTRIES, RAM_OFFSET,
   S_MMIO_HI, S_MMIO_FAULT, S_STOP, S_RAM_SIZE,
@@ -13,9 +13,9 @@ import {
 import { pc, CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE } from "./state";
 import {
   dataKey, fetchKey, translate, tlbFill, tlbEntry, ramHost, accessFaultCause, ACC_READ, ACC_WRITE, ACC_EXEC,
-  TAG_MMIO, setFetchPage,
+  TAG_MMIO, TAG_CODE, setFetchPage,
 } from "./mmu";
-import { raiseException, trapped } from "./trap";
+import { raiseException, trapped, clearTrapped as clearTrappedFlag } from "./trap";
 
 @external("env", "mmio_read") declare function mmioRead(pa: u32, width: i32): u32;
 @external("env", "mmio_write") declare function mmioWrite(pa: u32, width: i32, lo: u32, hi: u32): void;
@@ -55,16 +55,31 @@ function resolve(va: u64, acc: i32, size: u64): u64 {
   const base = acc == ACC_WRITE ? TLB_STORE : TLB_LOAD;
   const e = tlbEntry(base, va);
   const tag = load<u64>(e);
-  if ((tag & ~TAG_MMIO) == ((va & PAGE_MASK) | dataKey)) return va + load<u64>(e, 16);
+  if ((tag & ~(TAG_MMIO | TAG_CODE)) == ((va & PAGE_MASK) | dataKey)) return va + load<u64>(e, 16);
   const pa = translate(va, acc, size);
   if (trapped) return -1;
-  if (acc != ACC_WRITE || !pageHasCode(pa)) tlbFill(base, va, pa, dataKey);
+  tlbFill(base, va, pa, acc == ACC_WRITE && pageHasCode(pa) ? dataKey | TAG_CODE : dataKey);
   return pa;
 }
 
+// @ts-ignore: decorator
+@inline function codeMaskAddr(h: usize): usize { return CODEMAP_BASE + (((h - RAM_OFFSET) >> 12) << 3); }
+
 function pageHasCode(pa: u64): bool {
   const h = ramHost(pa & PAGE_MASK, 4096);
-  return h != 0 && load<u8>(CODEMAP_BASE + ((h - RAM_OFFSET) >> 12)) != 0;
+  return h != 0 && load<u64>(codeMaskAddr(h)) != 0;
+}
+
+/** Drops decoded instructions overlapping RAM bytes [h, h + size) (one page) if there are any. */
+// @ts-ignore: decorator
+@inline function codeWritten(h: usize, size: u64): void {
+  const m = load<u64>(codeMaskAddr(h));
+  if (m != 0) {
+    const first = (h & 0xfff) >> 6;
+    const last = ((h + <usize>size - 1) & 0xfff) >> 6;
+    const lines = ((<u64>2 << <u64>(last - first)) - 1) << <u64>first;
+    if ((m & lines) != 0) invalidateLines(h & ~0xfff, m & lines);
+  }
 }
 
 export function readSlow(va: u64, size: u64): u64 {
@@ -122,7 +137,7 @@ export function writeSlow(va: u64, size: u64, v: u64): void {
     else if (size == 4) store<u32>(h, <u32>v);
     else if (size == 2) store<u16>(h, <u16>v);
     else store<u8>(h, <u8>v);
-    if (load<u8>(CODEMAP_BASE + ((h - RAM_OFFSET) >> 12)) != 0) invalidateCodePage(h & ~0xfff);
+    codeWritten(h, size);
     return;
   }
   if ((pa >> 32) != 0) { raiseException(accessFaultCause(ACC_WRITE), va); return; }
@@ -144,7 +159,7 @@ export function atomicHost(va: u64, size: u64, acc: i32): usize {
   if (trapped) return 0;
   const h = ramHost(pa, size);
   if (h == 0) { raiseException(accessFaultCause(ACC_WRITE), va); return 0; }
-  if (acc == ACC_WRITE && load<u8>(CODEMAP_BASE + ((h - RAM_OFFSET) >> 12)) != 0) invalidateCodePage(h & ~0xfff);
+  if (acc == ACC_WRITE) codeWritten(h, size);
   return h;
 }
 
@@ -168,24 +183,32 @@ export function fetchSlow(va: u64): usize {
   return h;
 }
 
-/** Marks the page holding wasm address `h` as holding decoded code. */
-export function markCodePage(h: usize): void {
-  const m = CODEMAP_BASE + ((h - RAM_OFFSET) >> 12);
-  if (load<u8>(m) == 0) {
-    store<u8>(m, 1);
-    // Store-TLB entries may map this page; drop them so stores see the new flag.
-    memory.fill(TLB_STORE, 0xff, TLB_ENTRIES * 32);
-  }
+/** Records that the decode cache holds an instruction at wasm address h of `len` bytes. */
+export function markCode(h: usize, len: usize): void {
+  const a = codeMaskAddr(h);
+  const m = load<u64>(a);
+  const bits = ((<u64>1) << <u64>((h & 0xfff) >> 6)) | ((<u64>1) << <u64>(((h + len - 1) & 0xfff) >> 6));
+  if ((m & bits) == bits) return;
+  store<u64>(a, m | bits);
+  // Store-TLB entries of this page lack TAG_CODE; drop them so stores take the checking path.
+  if (m == 0) memory.fill(TLB_STORE, 0xff, TLB_ENTRIES * 32);
 }
 
-/** Drops decoded instructions of the 4 KiB page at wasm address `page`. */
-export function invalidateCodePage(page: usize): void {
-  for (let off: usize = 0; off < 4096; off += 2) {
-    const a = page + off;
-    const e = DCACHE_BASE + (((a >> 1) & (DCACHE_ENTRIES - 1)) << 4);
-    if (load<u32>(e) == (<u32>a | 1)) store<u32>(e, 0);
+/** Drops decoded instructions in the 64-byte lines of `mask` of the page at wasm address `page`. */
+function invalidateLines(page: usize, mask: u64): void {
+  let m = mask;
+  while (m != 0) {
+    const line = <usize>ctz<u64>(m);
+    m &= m - 1;
+    // From 2 bytes before the line: an instruction starting there may reach into it.
+    const start = page + (line << 6);
+    for (let a = start > page ? start - 2 : start; a < start + 64; a += 2) {
+      const e = DCACHE_BASE + (((a >> 1) & (DCACHE_ENTRIES - 1)) << 4);
+      if (load<u32>(e) == (<u32>a | 1)) store<u32>(e, 0);
+    }
   }
-  store<u8>(CODEMAP_BASE + ((page - RAM_OFFSET) >> 12), 0);
+  const ca = codeMaskAddr(page);
+  store<u64>(ca, load<u64>(ca) & ~mask);
 }
 
 /** After the host wrote guest RAM [offset, offset+len) (DMA, loaders). */
@@ -195,8 +218,21 @@ export function invalidateRam(offset: u64, len: u64): void {
   const end = offset + len > size ? size : offset + len;
   for (let p = offset & PAGE_MASK; p < end; p += 4096) {
     const h = <usize>(p + RAM_OFFSET);
-    if (load<u8>(CODEMAP_BASE + (<usize>p >> 12)) != 0) invalidateCodePage(h);
+    const m = load<u64>(codeMaskAddr(h));
+    if (m != 0) invalidateLines(h, m);
   }
+}
+
+/** The bits of the instruction at pc whose decoded entry is `e`, for xtval on illegal-instruction
+ *  traps; re-read from memory because entries keep only decoded fields (slow, error path only). */
+export function rawBits(e: usize): u32 {
+  const lo = <u32>halfAt(pc);
+  return load<u8>(e, 10) == 2 ? lo : lo | (<u32>halfAt(pc + 2) << 16);
+}
+function halfAt(va: u64): u16 {
+  const h = fetchSlow(va);
+  if (h == 0) { clearTrappedFlag(); return 0; }
+  return load<u16>(h);
 }
 
 export function stopRequested(): bool { return load<i32>(S_STOP) != 0; }

@@ -17,6 +17,7 @@ export const ACC_READ = 0;
 export const ACC_WRITE = 1;
 export const ACC_EXEC = 2;
 export const TAG_MMIO: u64 = 0x800;
+export const TAG_CODE: u64 = 0x400;
 const PAGE_MASK: u64 = ~(<u64>0xfff);
 
 /** Key of data accesses: effective privilege | SUM << 2 | MXR << 3. */

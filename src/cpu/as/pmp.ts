@@ -39,14 +39,18 @@ function entryRange(i: i32): bool {
   return true;
 }
 
-/** True if any entry is active (A != OFF). */
-export function pmpActive(): bool {
-  for (let i = 0; i < PMP_COUNT; i++) if ((cfgOf(i) >> 3) & 3) return true;
-  return false;
+/** Whether any entry is active (A != OFF); kept current by pmpRecompute(). */
+let anyActive: bool = false;
+
+/** Call after pmpcfg changes (CSR write, state restore). */
+export function pmpRecompute(): void {
+  anyActive = false;
+  for (let i = 0; i < PMP_COUNT; i++) if ((cfgOf(i) >> 3) & 3) anyActive = true;
 }
 
 /** acc: 0 read, 1 write, 2 execute. */
 export function pmpAllows(pa: u64, size: u64, acc: i32, p: i32): bool {
+  if (!anyActive) return p == 3;
   const end = pa + size;
   for (let i = 0; i < PMP_COUNT; i++) {
     if (!entryRange(i)) continue;
@@ -68,6 +72,7 @@ export function pmpAllows(pa: u64, size: u64, acc: i32, p: i32): bool {
 /** True when every byte of the 4 KiB page at `page` gets the same PMP decision, so a
  *  translation for it may be cached in the TLB. */
 export function pmpPageUniform(page: u64): bool {
+  if (!anyActive) return true;
   const end = page + 4096;
   for (let i = 0; i < PMP_COUNT; i++) {
     if (!entryRange(i)) continue;

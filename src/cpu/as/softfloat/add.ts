@@ -51,7 +51,7 @@ import { shrJam64, normRoundPack } from "./round-pack";
     sig = sigA - sigB;
     if (sig == 0) return rm == RDN ? packSign<T>(1) : 0; // exact cancellation
   }
-  // value = sig * 2^(expA - BIAS - 61) = (sig normalised) ... expA + 1 for roundPack's bit 62
+  // value = sig * 2^(expA - BIAS - 61), i.e. exponent expA + 1 relative to roundPack's bit 62
   return normRoundPack<T>(sign, expA + 1, sig, rm);
 }
 
