@@ -3,7 +3,7 @@
 // arithmetic exactly.
 import * as O from "./ops";
 import { S_MSTATUS, S_FCSR } from "../layout";
-import { getX, setX, getF, setF, CAUSE_ILLEGAL, MSTATUS_FS } from "./state";
+import { pc, getX, setX, getF, setF, CAUSE_ILLEGAL, MSTATUS_FS } from "./state";
 import { E_RD, E_RS1, E_RS2, E_RS3, E_RM, E_IMM } from "./decode";
 import { read, write, rawBits } from "./memory";
 import { raiseException, trapped } from "./trap";
@@ -30,17 +30,17 @@ export function execFp(op: i32, e: usize): void {
   // Loads and stores: no rounding, no flags.
   switch (op) {
     case O.OP_FLW: {
-      const v = read<u32>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM));
+      const v = read<u32>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), pc);
       if (trapped) return;
       setF(rd, box(<u32>v)); markDirty(); return;
     }
     case O.OP_FLD: {
-      const v = read<u64>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM));
+      const v = read<u64>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), pc);
       if (trapped) return;
       setF(rd, v); markDirty(); return;
     }
-    case O.OP_FSW: write<u32>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), getF(rs2)); return;
-    case O.OP_FSD: write<u64>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), getF(rs2)); return;
+    case O.OP_FSW: write<u32>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), getF(rs2), pc); return;
+    case O.OP_FSD: write<u64>(getX(rs1) + <u64><i64>load<i32>(e, E_IMM), getF(rs2), pc); return;
   }
   let rm = <u32>load<u8>(e, E_RM);
   if (rm == 7) rm = <u32>((load<u64>(S_FCSR) >> 5) & 7);

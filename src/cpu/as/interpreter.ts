@@ -38,7 +38,7 @@ function decodeAt(e: usize, h: usize): usize {
     const w = load<u32>(h);
     decodeInto(e, w, 4, w);
   } else {
-    const h2 = fetchSlow(pc + 2);
+    const h2 = fetchSlow(pc + 2); // the caller has set pc
     if (trapped) return 0;
     const w = lo | (<u32>load<u16>(h2) << 16);
     decodeInto(SCRATCH_ENTRY, w, 4, w);
@@ -64,17 +64,18 @@ export function run(budget: i32): i32 {
   let fhb = fetchHostBase;
   while (n > 0) {
     n--;
-    setPc(lpc);
     let h: usize;
     if ((lpc & PAGE_MASK) == fp) {
       h = <usize>(fhb + (lpc & 0xfff));
     } else {
+      setPc(lpc);
       h = fetchSlow(lpc);
       fp = fetchPage; fhb = fetchHostBase;
       if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
     }
     let e = DCACHE_BASE + (((h >> 1) & (DCACHE_ENTRIES - 1)) << 4);
     if (load<u32>(e) != (<u32>h | 1)) {
+      setPc(lpc);
       e = decodeAt(e, h);
       fp = fetchPage; fhb = fetchHostBase;
       if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
@@ -97,17 +98,17 @@ export function run(budget: i32): i32 {
       case O.OP_BGE: if (<i64>getX(rs1) >= <i64>getX(rs2)) npc = lpc + simm; break;
       case O.OP_BLTU: if (getX(rs1) < getX(rs2)) npc = lpc + simm; break;
       case O.OP_BGEU: if (getX(rs1) >= getX(rs2)) npc = lpc + simm; break;
-      case O.OP_LB: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i8>v); break; }
-      case O.OP_LH: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i16>v); break; }
-      case O.OP_LW: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, sext32(v)); break; }
-      case O.OP_LD: { const v = read<u64>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
-      case O.OP_LBU: { const v = read<u8>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
-      case O.OP_LHU: { const v = read<u16>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
-      case O.OP_LWU: { const v = read<u32>(getX(rs1) + simm); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
-      case O.OP_SB: write<u8>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
-      case O.OP_SH: write<u16>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
-      case O.OP_SW: write<u32>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
-      case O.OP_SD: write<u64>(getX(rs1) + simm, getX(rs2)); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_LB: { const v = read<u8>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i8>v); break; }
+      case O.OP_LH: { const v = read<u16>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i16>v); break; }
+      case O.OP_LW: { const v = read<u32>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, sext32(v)); break; }
+      case O.OP_LD: { const v = read<u64>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LBU: { const v = read<u8>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LHU: { const v = read<u16>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_LWU: { const v = read<u32>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, v); break; }
+      case O.OP_SB: write<u8>(getX(rs1) + simm, getX(rs2), lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SH: write<u16>(getX(rs1) + simm, getX(rs2), lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SW: write<u32>(getX(rs1) + simm, getX(rs2), lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
+      case O.OP_SD: write<u64>(getX(rs1) + simm, getX(rs2), lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } break;
       case O.OP_ADDI: setX(rd, getX(rs1) + simm); break;
       case O.OP_SLTI: setX(rd, <i64>getX(rs1) < <i64>simm ? 1 : 0); break;
       case O.OP_SLTIU: setX(rd, getX(rs1) < simm ? 1 : 0); break;
@@ -233,17 +234,19 @@ export function run(budget: i32): i32 {
       // Memory ordering: one in-order hart, and stores keep the decode cache coherent.
       case O.OP_FENCE: case O.OP_FENCE_I: break;
       case O.OP_CBO_CLEAN: case O.OP_CBO_FLUSH: case O.OP_CBO_INVAL: case O.OP_CBO_ZERO:
+        setPc(lpc);
         if (!cboAllowed(op)) { raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         if (op == O.OP_CBO_ZERO) {
           const base = getX(rs1) & ~(<u64>63);
           for (let i: u64 = 0; i < 64; i += 8) {
-            write<u64>(base + i, 0);
+            write<u64>(base + i, 0, lpc);
             if (trapped) break;
           }
           if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         }
         break;
       case O.OP_ECALL:
+        setPc(lpc);
         if (priv == 1 && (load<i32>(S_FLAGS) & FLAG_SBI_IN_HOST) != 0) {
           store<u64>(S_EXIT_CAUSE, getX(17));
           exit = EXIT_ECALL;
@@ -254,14 +257,16 @@ export function run(budget: i32): i32 {
         clearTrapped();
         lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
-      case O.OP_EBREAK: raiseException(CAUSE_BREAKPOINT, 0); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; // tval 0, as QEMU
+      case O.OP_EBREAK: setPc(lpc); raiseException(CAUSE_BREAKPOINT, 0); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; // tval 0, as QEMU
       case O.OP_MRET:
+        setPc(lpc);
         if (priv < 3) { raiseException(CAUSE_ILLEGAL, 0x30200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
         doMret();
         checkInterrupts();
         lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       case O.OP_SRET:
+        setPc(lpc);
         if (priv < 1 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TSR) != 0)) {
           raiseException(CAUSE_ILLEGAL, 0x10200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
@@ -270,12 +275,14 @@ export function run(budget: i32): i32 {
         lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       case O.OP_WFI:
+        setPc(lpc);
         if (priv == 0 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TW) != 0)) {
           raiseException(CAUSE_ILLEGAL, 0x10500073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
         if ((mipValue() & load<u64>(S_MIE)) == 0) { exit = EXIT_WFI; n = 0; }
         break;
       case O.OP_SFENCE_VMA:
+        setPc(lpc);
         if (priv == 0 || (priv == 1 && (load<u64>(S_MSTATUS) & MSTATUS_TVM) != 0)) {
           raiseException(CAUSE_ILLEGAL, <u64><u32>rawBits(e)); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
         }
@@ -283,6 +290,7 @@ export function run(budget: i32): i32 {
         fp = fetchPage;
         break;
       case O.OP_CSRRW: case O.OP_CSRRS: case O.OP_CSRRC: case O.OP_CSRRWI: case O.OP_CSRRSI: case O.OP_CSRRCI: {
+        setPc(lpc);
         const k = (op - O.OP_CSRRW) % 3;
         const src = op >= O.OP_CSRRWI ? <u64>rs1 : getX(rs1);
         setSliceRetired(<u64>(budget - n - 1));
@@ -295,11 +303,13 @@ export function run(budget: i32): i32 {
         continue;
       }
       case O.OP_ILLEGAL:
+        setPc(lpc);
         raiseException(CAUSE_ILLEGAL, <u64><u32>imm);
         clearTrapped();
         lpc = pc; fp = fetchPage; fhb = fetchHostBase;
         continue;
       default:
+        setPc(lpc);
         if (op <= O.OP_AMOMAXU_D) execAtomic(op, rd, rs1, rs2);
         else execFp(op, e);
         if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }

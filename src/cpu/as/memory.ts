@@ -10,7 +10,7 @@ import {
   TLB_LOAD, TLB_STORE, TLB_FETCH, TLB_ENTRIES, CODEMAP_BASE, DCACHE_BASE, DCACHE_ENTRIES, RAM_OFFSET,
   S_MMIO_HI, S_MMIO_FAULT, S_STOP, S_RAM_SIZE,
 } from "../layout";
-import { pc, CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE } from "./state";
+import { pc, setPc, CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE } from "./state";
 import {
   dataKey, fetchKey, translate, tlbFill, tlbEntry, ramHost, accessFaultCause, ACC_READ, ACC_WRITE, ACC_EXEC,
   TAG_MMIO, TAG_CODE, setFetchPage,
@@ -30,21 +30,23 @@ export let ioEvent: bool = false;
 // ---- fast paths (inlined into the interpreter) ----
 
 // @ts-ignore: decorator
-@inline export function read<T>(va: u64): u64 {
+@inline export function read<T>(va: u64, pcNow: u64): u64 {
   const e = tlbEntry(TLB_LOAD, va);
   if (load<u64>(e) == ((va & PAGE_MASK) | dataKey) && (va & 0xfff) <= <u64>(4096 - sizeof<T>())) {
     return <u64>load<T>(<usize>(va + load<u64>(e, 8)));
   }
+  setPc(pcNow); // the slow path may trap, and traps record pc
   return readSlow(va, sizeof<T>());
 }
 
 // @ts-ignore: decorator
-@inline export function write<T>(va: u64, v: u64): void {
+@inline export function write<T>(va: u64, v: u64, pcNow: u64): void {
   const e = tlbEntry(TLB_STORE, va);
   if (load<u64>(e) == ((va & PAGE_MASK) | dataKey) && (va & 0xfff) <= <u64>(4096 - sizeof<T>())) {
     store<T>(<usize>(va + load<u64>(e, 8)), <T>v);
     return;
   }
+  setPc(pcNow);
   writeSlow(va, sizeof<T>(), v);
 }
 

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs what typervisor's commands need on a fresh Debian machine, then builds it.
+#   scripts/ensure-deps.sh main   - what `npm run main` needs (the cross compiler for the demo)
+#   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU as the reference)
+# Debian packages are installed with apt-get only when missing; npm packages with `npm ci`
+# when node_modules is missing or older than package-lock.json.
+set -eu
+cd "$(dirname "$0")/.."
+want=${1:-test}
+
+packages="gcc-riscv64-linux-gnu"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "typervisor: installing Debian packages:$missing" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+  }
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  echo "typervisor: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
+
+npm run --silent build >/dev/null

@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FakeHart } from '../../tests/helpers/fake-hart.js';
+import { makeElf } from '../../tests/helpers/elf-image.js';
+import { RunExit } from '../cpu/hart-api.js';
+import type { MachineOptions } from '../vmm/machine.js';
+import { main } from './main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'typervisor-cli-'));
+const kernel = join(dir, 'prog.elf');
+writeFileSync(kernel, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x8000_0000, data: Uint8Array.of(0x13, 0, 0, 0) }] }));
+
+/** Runs the CLI with captured streams; the hart runs `script`. */
+const cli = async (argv: string[], script: (h: FakeHart) => RunExit = () => RunExit.Budget, stdinText?: string) => {
+  const stdin = new PassThrough();
+  const chunks: Uint8Array[] = [];
+  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
+  let stderr = '';
+  const options: MachineOptions = { createHart: async (o) => new FakeHart(o, script) };
+  if (stdinText !== undefined) setTimeout(() => stdin.write(stdinText), 5);
+  const status = await main(argv, { stdin, stdout, stderr: { write: (t: string) => (stderr += t) } }, options);
+  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
+};
+
+describe('typervisor CLI', () => {
+  it('runs a kernel and exits with the finisher code', async () => {
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel], (h) => {
+      h.print('hello\n');
+      h.store(0x10_0000, 4, (7 << 16) | 0x3333);
+      return RunExit.Budget;
+    });
+    expect(r).toEqual({ status: 7, stdout: 'hello\n', stderr: '' });
+  });
+
+  it('exits 0 on pass and keeps the low 8 bits of a fail code, like QEMU', async () => {
+    expect((await cli(['run', '--bios', 'none', '--kernel', kernel, '--mem', '64M'], (h) => (h.store(0x10_0000, 4, 0x5555), RunExit.Budget))).status).toBe(0);
+    expect((await cli(['run', '--bios', 'none', '--kernel', kernel], (h) => (h.store(0x10_0000, 4, (0x1ff << 16) | 0x3333), RunExit.Budget))).status).toBe(0xff);
+  });
+
+  it('forwards piped stdin to the guest UART', async () => {
+    let got = '';
+    const r = await cli(
+      ['run', '--bios', 'none', '--kernel', kernel],
+      (h) => {
+        while ((h.load(0x1000_0005, 1) as number) & 1) got += String.fromCharCode(h.load(0x1000_0000, 1) as number);
+        if (got.endsWith('\n')) h.store(0x10_0000, 4, 0x5555);
+        return RunExit.WaitForInterrupt;
+      },
+      'hi\x01x\n', // not a terminal: Ctrl-A is forwarded, not an escape
+    );
+    expect(r.status).toBe(0);
+    expect(got).toBe('hi\x01x\n');
+  });
+
+  it.each([
+    [['run', '--bios', 'none'], /required option '--kernel <path>' not specified/],
+    [['run', '--kernel', kernel, '--frobnicate'], /unknown option '--frobnicate'/],
+    [['jump'], /unknown command 'jump'/],
+  ])('reports usage errors with status 2: %j', async (argv, message) => {
+    const r = await cli(argv);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^typervisor: /);
+    expect(r.stderr).toMatch(/hint: see 'typervisor/);
+  });
+
+  it.each([
+    [['run', '--kernel', kernel], /typervisor: unsupported firmware 'default': only --bios none is supported until the Linux board lands/],
+    [['run', '--bios', 'opensbi', '--kernel', kernel], /only --bios none is supported/],
+    [['run', '--bios', 'none', '--kernel', kernel, '--mem', '8M'], /below the minimum of 16 MiB/],
+    [['run', '--bios', 'none', '--kernel', kernel, '--mem', '4G'], /above the maximum of 3\.5 GiB: .*wasm32/],
+    [['run', '--bios', 'none', '--kernel', kernel, '--mem', 'big'], /cannot read memory size 'big'/],
+    [['run', '--bios', 'none', '--kernel', join(dir, 'missing.elf')], /cannot read kernel '.*missing\.elf': no such file/],
+    [['run', '--bios', 'none', '--kernel', dir], /is a directory/],
+  ])('reports user errors with status 1 and a hint, no stack: %j', async (argv, message) => {
+    const r = await cli(argv);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/\nhint: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reports a bad ELF precisely', async () => {
+    const bad = join(dir, 'bad.elf');
+    writeFileSync(bad, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x9000_0000, data: Uint8Array.of(1) }] }));
+    const r = await cli(['run', '--bios', 'none', '--kernel', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      `typervisor: ${bad}: segment 0 (paddr 0x90000000, 0x1 bytes) lies outside RAM 0x80000000–0x87ffffff\n` +
+        'hint: give the machine more RAM (--mem)\n',
+    );
+  });
+
+  it('reports internal errors without a stack trace', async () => {
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel], () => {
+      throw new Error('boom');
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^typervisor: internal error: boom\nhint: this is a bug/);
+  });
+
+  it('shows help as a usage error when no command is given', async () => {
+    const r = await cli([]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/Usage: typervisor/);
+  });
+
+  it('prints help to stdout with status 0', async () => {
+    const r = await cli(['run', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--kernel <path>/);
+    expect(r.stdout).toMatch(/--mem <size>/);
+  });
+});

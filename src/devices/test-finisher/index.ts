@@ -1,0 +1,1 @@
+export { TestFinisher, type FinisherActions, type TestFinisherState } from './test-finisher.js';
