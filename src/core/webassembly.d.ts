@@ -11,7 +11,18 @@ declare namespace WebAssembly {
     constructor(bytes: BufferSource);
   }
   type BufferSource = ArrayBufferView | ArrayBuffer;
-  interface Instance { readonly exports: Record<string, unknown> }
+  class Instance {
+    constructor(module: Module, imports?: Imports);
+    readonly exports: Record<string, unknown>;
+  }
+  interface TableDescriptor { element: 'anyfunc'; initial: number; maximum?: number }
+  class Table {
+    constructor(descriptor: TableDescriptor);
+    readonly length: number;
+    grow(delta: number): number;
+    get(index: number): unknown;
+    set(index: number, value: unknown): void;
+  }
   type Imports = Record<string, Record<string, unknown>>;
   function compile(bytes: BufferSource): Promise<Module>;
   function instantiate(module: Module, imports?: Imports): Promise<Instance>;

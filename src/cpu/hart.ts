@@ -8,6 +8,7 @@ import { type PhysicalBus, type AccessWidth, RunExit, Irq } from './hart-api.js'
 import { loadCoreModule } from './core-module.js';
 import type { HartState } from './hart-state.js';
 import { captureHartState, applyHartState } from './hart-state.js';
+import { BlockCompiler, type JitCoreExports } from './jit/block-compiler.js';
 
 export interface HartOptions {
   /** Bytes of guest RAM (multiple of 4 KiB). */
@@ -18,9 +19,11 @@ export interface HartOptions {
   hartId?: number;
   /** Current mtime in 10 MHz ticks (the CLINT's clock). */
   clock: () => number;
+  /** Translate hot blocks to wasm (default true); off, every instruction is interpreted. */
+  jit?: boolean;
 }
 
-interface CoreExports {
+interface CoreExports extends JitCoreExports {
   run(budget: number): number;
   reset(ramPaddr: bigint, ramSize: bigint, hartId: bigint): void;
   resync(): void;
@@ -41,8 +44,10 @@ export class Hart {
   private readonly core: CoreExports;
   private readonly view: DataView;
   private readonly clockNow: () => number;
+  /** Translator of hot blocks; undefined when the JIT is off. */
+  readonly jit: BlockCompiler | undefined;
 
-  private constructor(o: HartOptions, memory: WebAssembly.Memory, core: CoreExports) {
+  private constructor(o: HartOptions, memory: WebAssembly.Memory, core: CoreExports, table: WebAssembly.Table) {
     this.memory = memory;
     this.core = core;
     this.ramBase = o.ramBase ?? 0x8000_0000;
@@ -52,6 +57,8 @@ export class Hart {
     this.ram = new Uint8Array(memory.buffer, L.RAM_OFFSET, o.ramBytes);
     this.view = new DataView(memory.buffer);
     core.reset(BigInt(this.ramBase), BigInt(o.ramBytes), BigInt(this.hartId));
+    this.jit = o.jit === false ? undefined : new BlockCompiler(memory, table, core);
+    if (this.jit) this.view.setInt32(L.S_FLAGS, this.view.getInt32(L.S_FLAGS, true) | L.FLAG_JIT, true);
   }
 
   static async create(o: HartOptions): Promise<Hart> {
@@ -63,11 +70,14 @@ export class Hart {
     }
     const pages = Math.ceil((L.RAM_OFFSET + o.ramBytes) / WASM_PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    // Translated blocks are called through this table (slot 0 stays empty).
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: 1024 });
     let hart: Hart | undefined;
     const bus = o.bus;
     const imports = {
       env: {
         memory,
+        table,
         clock: o.clock,
         mmio_read: (pa: number, width: number): number => {
           const v = bus.read(pa >>> 0, width as AccessWidth);
@@ -90,14 +100,22 @@ export class Hart {
       },
     };
     const instance = await WebAssembly.instantiate(await loadCoreModule(), imports);
-    hart = new Hart(o, memory, instance.exports as unknown as CoreExports);
+    hart = new Hart(o, memory, instance.exports as unknown as CoreExports, table);
     return hart;
   }
 
   /** Runs up to `maxInstructions` instructions. */
   run(maxInstructions: number): RunExit {
     this.view.setInt32(L.S_STOP, 0, true);
-    return this.core.run(maxInstructions) as RunExit;
+    let left = maxInstructions;
+    for (;;) {
+      const exit = this.core.run(left);
+      if (exit !== L.EXIT_JIT) return exit as RunExit;
+      // A block became hot: translate it, then carry on with what is left of the budget.
+      this.jit!.compilePending();
+      left -= this.view.getInt32(L.S_RAN, true);
+      if (left <= 0) return RunExit.Budget;
+    }
   }
 
   /** From inside an MMIO callback: run() returns {@link RunExit.Stopped} after this instruction. */
@@ -158,6 +176,7 @@ export class Hart {
   restore(s: HartState): void {
     applyHartState(this.view, s);
     this.core.invalidateAllCode();
+    this.jit?.reset();
     this.core.resync();
   }
 }

@@ -6,6 +6,7 @@
 //   0x0000_0000  AssemblyScript static data (tiny; the core allocates nothing at run time)
 //   0x0010_0000  hart state (registers, CSRs, flags)              STATE_BASE
 //   0x0011_0000  TLBs: fetch, load, store                          TLB_BASE
+//   0x0011_8000  translated-block map, hot-block counters          JITMAP_BASE, HOT_BASE
 //   0x0040_0000  decoded-instruction cache                         DCACHE_BASE
 //   0x0100_0000  code map: a 64-bit line mask per 4 KiB page of RAM CODEMAP_BASE
 //   0x0180_0000  guest RAM (guest physical RAM_PADDR maps here)    RAM_OFFSET
@@ -71,14 +72,23 @@ export const S_PMPCFG = 0x100580; // 16 × u8
 // kept only as a place for a future implementation.
 export const STATE_SIZE = 0x1000;
 
+// Translator (src/cpu/jit) hand-off slots.
+export const S_JIT_EXIT = 0x100460; // i32: set by jit_read/jit_write: 1 event after a completed access, 2 trapped
+export const S_JIT_VPC = 0x100468; // i64: virtual pc of a block the interpreter found hot
+export const S_JIT_HOST = 0x100470; // i32: its wasm address
+export const S_DATAKEY = 0x100478; // i64: TLB key of data accesses (mirrors the core's global)
+export const S_RAN = 0x100480; // i32: instructions the last run() executed
+
 /** S_FLAGS bits. */
 export const FLAG_SBI_IN_HOST = 1; // S-mode ecall exits run() with EXIT_ECALL instead of trapping to M
+export const FLAG_JIT = 2; // hot blocks are reported (EXIT_JIT) for translation
 
 /** run() return values. */
 export const EXIT_BUDGET = 0; // executed the requested number of instructions
 export const EXIT_WFI = 1; // the hart is waiting for an interrupt
 export const EXIT_STOP = 2; // the host asked to stop (S_STOP)
 export const EXIT_ECALL = 3; // an S-mode ecall for the host (FLAG_SBI_IN_HOST)
+export const EXIT_JIT = 4; // a block became hot: translate S_JIT_VPC/S_JIT_HOST and run again
 
 // TLBs: three direct-mapped arrays (fetch, load, store) of TLB_ENTRIES entries of 32 bytes:
 //   +0  tag  i64  virtual page | key (bits 0..3: privilege, SUM, MXR; bit 11: MMIO page;
@@ -91,6 +101,15 @@ export const TLB_ENTRY_SIZE = 32;
 export const TLB_FETCH = 0x110000;
 export const TLB_LOAD = 0x112000;
 export const TLB_STORE = 0x114000;
+
+// Translated blocks, direct-mapped by wasm address: 16 bytes each:
+//   +0 virtual pc i64, +8 wasm address u32 (0 = empty), +12 table index u32 (0 = not translatable)
+export const JITMAP_BASE = 0x118000;
+export const JITMAP_ENTRIES = 4096;
+// Execution counters of block entries not yet translated: +0 wasm address u32, +4 count u32.
+export const HOT_BASE = 0x128000;
+export const HOT_ENTRIES = 4096;
+export const HOT_THRESHOLD = 64;
 
 // Per 4 KiB page of guest RAM, a u64 whose bit i is set when the decode cache may hold an
 // instruction overlapping the page's 64-byte line i (so stores there must invalidate it).

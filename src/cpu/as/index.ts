@@ -2,7 +2,8 @@
 // the offsets of ../layout.ts; these functions are the only behaviour it calls.
 import {
   STATE_BASE, STATE_SIZE, S_RAM_SIZE, S_RAM_PADDR, S_MHARTID, S_MISA, S_PRIV, S_RES_ADDR, S_MTIMECMP,
-  S_STIMECMP, DCACHE_BASE, DCACHE_ENTRIES, CODEMAP_BASE, CODEMAP_SIZE,
+  S_STIMECMP, DCACHE_BASE, DCACHE_ENTRIES, CODEMAP_BASE, CODEMAP_SIZE, JITMAP_BASE, JITMAP_ENTRIES, HOT_BASE,
+  HOT_ENTRIES,
 } from "../layout";
 import { MISA_RV64GC, updateTimers } from "./csr";
 import { flushTlb, updateModeKeys } from "./mmu";
@@ -11,6 +12,9 @@ import { loadHot } from "./state";
 import { pmpRecompute } from "./pmp";
 
 export { run } from "./interpreter";
+export { jitRead, jitWrite } from "./memory";
+export { mulh, mulhsu, mulhu } from "./int-math";
+export { decodeForJit } from "./interpreter";
 
 /** Puts the hart in its reset state (privileged spec §3.4): M-mode, everything zero but misa. */
 export function reset(ramPaddr: u64, ramSize: u64, hartId: u64): void {
@@ -23,8 +27,7 @@ export function reset(ramPaddr: u64, ramSize: u64, hartId: u64): void {
   store<u64>(S_RES_ADDR, -1);
   store<u64>(S_MTIMECMP, -1);
   store<u64>(S_STIMECMP, -1);
-  memory.fill(DCACHE_BASE, 0, DCACHE_ENTRIES * 16);
-  memory.fill(CODEMAP_BASE, 0, CODEMAP_SIZE);
+  invalidateAllCode();
   resync();
 }
 
@@ -45,5 +48,7 @@ export function invalidateCode(offset: u64, len: u64): void { invalidateRam(offs
 export function invalidateAllCode(): void {
   memory.fill(DCACHE_BASE, 0, DCACHE_ENTRIES * 16);
   memory.fill(CODEMAP_BASE, 0, CODEMAP_SIZE);
+  memory.fill(JITMAP_BASE, 0, JITMAP_ENTRIES * 16);
+  memory.fill(HOT_BASE, 0, HOT_ENTRIES * 8);
   flushTlb();
 }

@@ -6,6 +6,8 @@ import * as O from "./ops";
 import {
   DCACHE_BASE, DCACHE_ENTRIES, CODEMAP_BASE, RAM_OFFSET, X_SINK, S_MSTATUS, S_MCYCLE, S_MINSTRET, S_FLAGS,
   S_MIE, S_MENVCFG, S_SENVCFG, FLAG_SBI_IN_HOST, EXIT_BUDGET, EXIT_WFI, EXIT_STOP, EXIT_ECALL, S_EXIT_CAUSE,
+  EXIT_JIT, S_JIT_EXIT, S_JIT_VPC, S_JIT_HOST, S_PC, S_RAN, JITMAP_BASE, JITMAP_ENTRIES, HOT_BASE, HOT_ENTRIES,
+  HOT_THRESHOLD, FLAG_JIT,
 } from "../layout";
 import {
   pc, priv, setPc, getX, setX, loadHot, storeHot, CAUSE_ILLEGAL, CAUSE_BREAKPOINT, CAUSE_ECALL_U,
@@ -49,6 +51,17 @@ function decodeAt(e: usize, h: usize): usize {
   return e;
 }
 
+/** For the translator: decodes the instruction at wasm address h into a scratch entry (without
+ *  caching it), records h as code so stores there drop the translation, and returns the entry.
+ *  The caller guarantees h lies in RAM and a 32-bit instruction does not cross the page. */
+export function decodeForJit(h: usize): usize {
+  const lo = <u32>load<u16>(h);
+  if ((lo & 3) != 3) decodeInto(SCRATCH_ENTRY, expandCompressed(lo), 2, lo);
+  else decodeInto(SCRATCH_ENTRY, load<u32>(h), 4, load<u32>(h));
+  markCode(h, load<u8>(SCRATCH_ENTRY, E_LEN));
+  return SCRATCH_ENTRY;
+}
+
 /** Runs up to `budget` instructions; returns an EXIT_* code (../layout.ts). */
 export function run(budget: i32): i32 {
   loadHot();
@@ -62,6 +75,9 @@ export function run(budget: i32): i32 {
   let lpc = pc;
   let fp = fetchPage;
   let fhb = fetchHostBase;
+  // True when lpc follows a branch or jump: only there translated blocks are
+  // looked up and execution counted, so straight-line interpretation pays nothing for the JIT.
+  let blockStart = true;
   while (n > 0) {
     n--;
     let h: usize;
@@ -72,6 +88,45 @@ export function run(budget: i32): i32 {
       h = fetchSlow(lpc);
       fp = fetchPage; fhb = fetchHostBase;
       if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
+    }
+    if (blockStart) {
+      blockStart = false;
+      const je = JITMAP_BASE + (((h >> 1) & (JITMAP_ENTRIES - 1)) << 4);
+      if (load<u32>(je, 8) == <u32>h && load<u64>(je) == lpc) {
+        const fn = load<u32>(je, 12);
+        if (fn != 0) {
+          store<i32>(S_JIT_EXIT, 0);
+          n += 1 - call_indirect<i32>(fn, n + 1);
+          lpc = load<u64>(S_PC);
+          fp = fetchPage; fhb = fetchHostBase;
+          blockStart = true;
+          if (ioEvent) {
+            clearIoEvent();
+            setPc(lpc);
+            if (stopRequested()) { exit = EXIT_STOP; break; }
+            checkInterrupts();
+            lpc = pc; fp = fetchPage; fhb = fetchHostBase;
+          }
+          continue;
+        }
+      } else {
+        const ce = HOT_BASE + (((h >> 1) & (HOT_ENTRIES - 1)) << 3);
+        if (load<u32>(ce) != <u32>h) {
+          store<u32>(ce, <u32>h);
+          store<u32>(ce, 1, 4);
+        } else {
+          const c = load<u32>(ce, 4) + 1;
+          store<u32>(ce, c, 4);
+          if (c >= <u32>HOT_THRESHOLD && jitEnabled()) {
+            store<u32>(ce, 0, 4);
+            store<u64>(S_JIT_VPC, lpc);
+            store<u32>(S_JIT_HOST, <u32>h);
+            n++;
+            exit = EXIT_JIT;
+            break;
+          }
+        }
+      }
     }
     let e = DCACHE_BASE + (((h >> 1) & (DCACHE_ENTRIES - 1)) << 4);
     if (load<u32>(e) != (<u32>h | 1)) {
@@ -90,14 +145,14 @@ export function run(budget: i32): i32 {
     switch (op) {
       case O.OP_LUI: setX(rd, simm); break;
       case O.OP_AUIPC: setX(rd, lpc + simm); break;
-      case O.OP_JAL: setX(rd, npc); npc = lpc + simm; break;
-      case O.OP_JALR: { const t = (getX(rs1) + simm) & ~(<u64>1); setX(rd, npc); npc = t; break; }
-      case O.OP_BEQ: if (getX(rs1) == getX(rs2)) npc = lpc + simm; break;
-      case O.OP_BNE: if (getX(rs1) != getX(rs2)) npc = lpc + simm; break;
-      case O.OP_BLT: if (<i64>getX(rs1) < <i64>getX(rs2)) npc = lpc + simm; break;
-      case O.OP_BGE: if (<i64>getX(rs1) >= <i64>getX(rs2)) npc = lpc + simm; break;
-      case O.OP_BLTU: if (getX(rs1) < getX(rs2)) npc = lpc + simm; break;
-      case O.OP_BGEU: if (getX(rs1) >= getX(rs2)) npc = lpc + simm; break;
+      case O.OP_JAL: setX(rd, npc); npc = lpc + simm; blockStart = true; break;
+      case O.OP_JALR: { const t = (getX(rs1) + simm) & ~(<u64>1); setX(rd, npc); npc = t; blockStart = true; break; }
+      case O.OP_BEQ: if (getX(rs1) == getX(rs2)) npc = lpc + simm; blockStart = true; break;
+      case O.OP_BNE: if (getX(rs1) != getX(rs2)) npc = lpc + simm; blockStart = true; break;
+      case O.OP_BLT: if (<i64>getX(rs1) < <i64>getX(rs2)) npc = lpc + simm; blockStart = true; break;
+      case O.OP_BGE: if (<i64>getX(rs1) >= <i64>getX(rs2)) npc = lpc + simm; blockStart = true; break;
+      case O.OP_BLTU: if (getX(rs1) < getX(rs2)) npc = lpc + simm; blockStart = true; break;
+      case O.OP_BGEU: if (getX(rs1) >= getX(rs2)) npc = lpc + simm; blockStart = true; break;
       case O.OP_LB: { const v = read<u8>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i8>v); break; }
       case O.OP_LH: { const v = read<u16>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, <u64><i64><i16>v); break; }
       case O.OP_LW: { const v = read<u32>(getX(rs1) + simm, lpc); if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; } setX(rd, sext32(v)); break; }
@@ -325,11 +380,14 @@ export function run(budget: i32): i32 {
   }
   setPc(lpc);
   const done = <u64>(budget - n);
+  store<i32>(S_RAN, budget - n);
   store<u64>(S_MINSTRET, load<u64>(S_MINSTRET) + done);
   store<u64>(S_MCYCLE, load<u64>(S_MCYCLE) + done);
   storeHot();
   return exit;
 }
+
+function jitEnabled(): bool { return (load<i32>(S_FLAGS) & FLAG_JIT) != 0; }
 
 /** Zicbom/Zicboz enables (menvcfg/senvcfg CBIE, CBCFE, CBZE; CMO spec §2.5). */
 function cboAllowed(op: i32): bool {

@@ -8,7 +8,7 @@
 // no-op and costs the fast store path nothing.
 import {
   TLB_LOAD, TLB_STORE, TLB_FETCH, TLB_ENTRIES, CODEMAP_BASE, DCACHE_BASE, DCACHE_ENTRIES, RAM_OFFSET,
-  S_MMIO_HI, S_MMIO_FAULT, S_STOP, S_RAM_SIZE,
+  S_MMIO_HI, S_MMIO_FAULT, S_STOP, S_RAM_SIZE, S_PC, S_JIT_EXIT, JITMAP_BASE, JITMAP_ENTRIES,
 } from "../layout";
 import { pc, setPc, CAUSE_MISALIGNED_LOAD, CAUSE_MISALIGNED_STORE } from "./state";
 import {
@@ -211,6 +211,41 @@ function invalidateLines(page: usize, mask: u64): void {
   }
   const ca = codeMaskAddr(page);
   store<u64>(ca, load<u64>(ca) & ~mask);
+  dropTranslations(page);
+}
+
+/** Set when decoded or translated code was dropped; translated code must then stop. */
+export let codeChanged: bool = false;
+
+/** Forgets translated blocks that start in the page at wasm address `page` (a block never
+ *  leaves its page). */
+function dropTranslations(page: usize): void {
+  codeChanged = true;
+  for (let i: usize = 0; i < <usize>JITMAP_ENTRIES; i++) {
+    const je = JITMAP_BASE + (i << 4);
+    if ((load<u32>(je, 8) & ~0xfff) == <u32>page) store<u32>(je, 0, 8);
+  }
+}
+
+// ---- helpers for translated code (src/cpu/jit): slow paths with exits reported in memory ----
+
+/** Load slow path for translated code. On a trap S_PC holds the handler and S_JIT_EXIT = 2;
+ *  after MMIO S_JIT_EXIT = 1 so the block ends and the interpreter sees the event. */
+export function jitRead(va: u64, size: i32, pcNow: u64): u64 {
+  setPc(pcNow);
+  const v = readSlow(va, <u64>size);
+  if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return 0; }
+  if (ioEvent) store<i32>(S_JIT_EXIT, 1);
+  return v;
+}
+
+/** Store slow path for translated code; also ends the block when the store changed code. */
+export function jitWrite(va: u64, size: i32, v: u64, pcNow: u64): void {
+  setPc(pcNow);
+  codeChanged = false;
+  writeSlow(va, <u64>size, v);
+  if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return; }
+  if (ioEvent || codeChanged) store<i32>(S_JIT_EXIT, 1);
 }
 
 /** After the host wrote guest RAM [offset, offset+len) (DMA, loaders). */

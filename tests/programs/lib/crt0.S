@@ -274,6 +274,8 @@ run_in_mode:
     la t0, rim_active
     li t1, 1
     sd t1, 0(t0)
+    la t0, rim_offset
+    sd a3, 0(t0)
     li t1, MSTATUS_MPP
     csrc mstatus, t1
     andi t2, a0, 3
@@ -285,6 +287,7 @@ run_in_mode:
     add a1, a1, a3
     add sp, sp, a3
     mv a0, a2
+    li a7, 0
     mret
     .balign 4
 __rim_tramp:
@@ -293,9 +296,12 @@ __rim_tramp:
      * the M-mode handler, which resumes the run_in_mode caller. The S-mode
      * handler skips the delegated ones. */
     li a7, RIM_MAGIC
+    .globl __rim_back, __rim_back_end
+__rim_back:
     ecall
     ebreak
     unimp
+__rim_back_end:
 1:  j 1b
 
 /* void __rim_resume(long value): called from the M-mode trap handler to go back
@@ -337,4 +343,6 @@ __rim_resume:
 boot_a0: .dword 0
 boot_a1: .dword 0
 rim_active: .dword 0
+    .globl rim_offset
+rim_offset: .dword 0
 rim_ctx: .space 136

@@ -6,7 +6,16 @@ volatile trap_hook_t s_trap_hook;
 volatile struct trap_record trap_rec;
 volatile uint64_t trap_armed;
 volatile uint64_t trap_resume_pc;
-extern volatile uint64_t rim_active;
+extern volatile uint64_t rim_active, rim_offset;
+extern char __rim_back[], __rim_back_end[];
+
+/* A trap raised by the way back from run_in_mode (see __rim_tramp in crt0.S). */
+static int is_rim_return(struct trap_frame *tf)
+{
+    uint64_t pc = tf->epc - rim_offset;
+    return rim_active && tf->x[17] == RIM_MAGIC && pc >= (uint64_t)__rim_back &&
+           pc < (uint64_t)__rim_back_end;
+}
 void __rim_resume(long value) __attribute__((noreturn));
 
 void test_exit(int code)
@@ -140,7 +149,7 @@ static void fatal(const char *lvl, struct trap_frame *tf)
 void trap_dispatch_m(struct trap_frame *tf)
 {
     uint64_t from = (tf->status >> 11) & 3;
-    if (rim_active && tf->x[17] == RIM_MAGIC &&
+    if (is_rim_return(tf) &&
         (tf->cause == CAUSE_ECALL_U || tf->cause == CAUSE_ECALL_S || tf->cause == CAUSE_ECALL_M ||
          tf->cause == CAUSE_BREAKPOINT || tf->cause == CAUSE_ILLEGAL)) {
         __rim_resume((long)tf->x[10]);
@@ -155,7 +164,7 @@ void trap_dispatch_m(struct trap_frame *tf)
 void trap_dispatch_s(struct trap_frame *tf)
 {
     uint64_t from = (tf->status >> 8) & 1;
-    if (rim_active && tf->x[17] == RIM_MAGIC &&
+    if (is_rim_return(tf) &&
         (tf->cause == CAUSE_ECALL_U || tf->cause == CAUSE_ECALL_S ||
          tf->cause == CAUSE_BREAKPOINT || tf->cause == CAUSE_ILLEGAL)) {
         /* A delegated step of the way back to M-mode: skip it (see __rim_tramp). */

@@ -1,0 +1,363 @@
+/**
+ * Translates one hot guest basic block into a WebAssembly function, against the core's state
+ * layout (../layout.ts), so hot code runs as V8-compiled machine code instead of through the
+ * interpreter's dispatch.
+ *
+ * A block starts where the interpreter found a hot entry and runs straight through one 4 KiB
+ * page until a branch or jump (included), an instruction the translator does not handle
+ * (excluded: the interpreter runs it), or 64 instructions. A block whose final branch targets
+ * its own start loops inside wasm. Guest registers live in wasm locals for the block's life and
+ * are written back at every exit; RAM accesses use the same TLB fast path as the interpreter and
+ * call the core's jitRead/jitWrite on a miss, which report traps and device events through
+ * S_JIT_EXIT so the block can end precisely (the instruction that trapped has no effect).
+ *
+ * The function's contract: f(budget: i32) → instructions executed; the next pc is in S_PC.
+ */
+import * as L from '../layout.js';
+import * as O from '../as/ops.js';
+import { Code, Op, I32, I64, assembleModule, type FuncType, type FuncImport } from './wasm-writer.js';
+
+/** Decoded fields of one instruction, as the core's decodeForJit leaves them. */
+export interface DecodedInsn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
+export type DecodeAt = (wasmAddress: number) => DecodedInsn;
+
+const MAX_BLOCK = 64;
+const TYPES: FuncType[] = [
+  { params: [I32], results: [I32] }, // 0: the block
+  { params: [I64, I32, I64], results: [I64] }, // 1: jitRead(va, size, pc)
+  { params: [I64, I32, I64, I64], results: [] }, // 2: jitWrite(va, size, value, pc)
+  { params: [I64, I64], results: [I64] }, // 3: mulh*
+];
+export const JIT_IMPORTS: FuncImport[] = [
+  { module: 'core', name: 'jitRead', type: 1 },
+  { module: 'core', name: 'jitWrite', type: 2 },
+  { module: 'core', name: 'mulh', type: 3 },
+  { module: 'core', name: 'mulhsu', type: 3 },
+  { module: 'core', name: 'mulhu', type: 3 },
+];
+const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4;
+
+const LOADS: Record<number, { size: number; op: number; ext?: number }> = {
+  [O.OP_LB]: { size: 1, op: Op.i64Load8S, ext: Op.i64Extend8S },
+  [O.OP_LH]: { size: 2, op: Op.i64Load16S, ext: Op.i64Extend16S },
+  [O.OP_LW]: { size: 4, op: Op.i64Load32S, ext: Op.i64Extend32S },
+  [O.OP_LD]: { size: 8, op: Op.i64Load },
+  [O.OP_LBU]: { size: 1, op: Op.i64Load8U },
+  [O.OP_LHU]: { size: 2, op: Op.i64Load16U },
+  [O.OP_LWU]: { size: 4, op: Op.i64Load32U },
+};
+const STORES: Record<number, { size: number; op: number }> = {
+  [O.OP_SB]: { size: 1, op: Op.i64Store8 },
+  [O.OP_SH]: { size: 2, op: Op.i64Store16 },
+  [O.OP_SW]: { size: 4, op: Op.i64Store32 },
+  [O.OP_SD]: { size: 8, op: Op.i64Store },
+};
+const BRANCHES: Record<number, number> = {
+  [O.OP_BEQ]: Op.i64Eq, [O.OP_BNE]: Op.i64Ne, [O.OP_BLT]: Op.i64LtS,
+  [O.OP_BGE]: Op.i64GeS, [O.OP_BLTU]: Op.i64LtU, [O.OP_BGEU]: Op.i64GeU,
+};
+/** rd = rs1 OP rs2 in i64. */
+const BINARY: Record<number, number> = {
+  [O.OP_ADD]: Op.i64Add, [O.OP_SUB]: Op.i64Sub, [O.OP_XOR]: Op.i64Xor, [O.OP_OR]: Op.i64Or, [O.OP_AND]: Op.i64And,
+  [O.OP_MUL]: Op.i64Mul,
+};
+/** rd = rs1 OP imm in i64. */
+const IMMEDIATE: Record<number, number> = {
+  [O.OP_ADDI]: Op.i64Add, [O.OP_XORI]: Op.i64Xor, [O.OP_ORI]: Op.i64Or, [O.OP_ANDI]: Op.i64And,
+  [O.OP_SLLI]: Op.i64Shl, [O.OP_SRLI]: Op.i64ShrU, [O.OP_SRAI]: Op.i64ShrS, [O.OP_RORI]: Op.i64Rotr,
+};
+/** rd = rs1 OP (rs2 & 63): wasm masks i64 shift counts to 6 bits itself. */
+const SHIFTS: Record<number, number> = {
+  [O.OP_SLL]: Op.i64Shl, [O.OP_SRL]: Op.i64ShrU, [O.OP_SRA]: Op.i64ShrS, [O.OP_ROL]: Op.i64Rotl, [O.OP_ROR]: Op.i64Rotr,
+};
+/** rd = sext32(i32(rs1) OP i32(rs2 or imm)). */
+const WORD: Record<number, number> = {
+  [O.OP_ADDW]: Op.i32Add, [O.OP_SUBW]: Op.i32Sub, [O.OP_SLLW]: Op.i32Shl, [O.OP_SRLW]: Op.i32ShrU,
+  [O.OP_SRAW]: Op.i32ShrS, [O.OP_MULW]: Op.i32Mul, [O.OP_ROLW]: Op.i32Rotl, [O.OP_RORW]: Op.i32Rotr,
+};
+const WORD_IMM: Record<number, number> = {
+  [O.OP_ADDIW]: Op.i32Add, [O.OP_SLLIW]: Op.i32Shl, [O.OP_SRLIW]: Op.i32ShrU, [O.OP_SRAIW]: Op.i32ShrS,
+  [O.OP_RORIW]: Op.i32Rotr,
+};
+const UNARY: Record<number, number[]> = {
+  [O.OP_CLZ]: [Op.i64Clz], [O.OP_CTZ]: [Op.i64Ctz], [O.OP_CPOP]: [Op.i64Popcnt],
+  [O.OP_SEXT_B]: [Op.i64Extend8S], [O.OP_SEXT_H]: [Op.i64Extend16S],
+  [O.OP_CLZW]: [Op.i32WrapI64, Op.i32Clz, Op.i64ExtendI32U], [O.OP_CTZW]: [Op.i32WrapI64, Op.i32Ctz, Op.i64ExtendI32U],
+  [O.OP_CPOPW]: [Op.i32WrapI64, Op.i32Popcnt, Op.i64ExtendI32U],
+};
+const SIMPLE = new Set<number>([
+  O.OP_LUI, O.OP_AUIPC, O.OP_SLTI, O.OP_SLTIU, O.OP_SLT, O.OP_SLTU, O.OP_FENCE,
+  O.OP_MULH, O.OP_MULHSU, O.OP_MULHU, O.OP_DIV, O.OP_DIVU, O.OP_REM, O.OP_REMU, O.OP_DIVW, O.OP_DIVUW, O.OP_REMW, O.OP_REMUW,
+  O.OP_ADD_UW, O.OP_SH1ADD, O.OP_SH2ADD, O.OP_SH3ADD, O.OP_SH1ADD_UW, O.OP_SH2ADD_UW, O.OP_SH3ADD_UW, O.OP_SLLI_UW,
+  O.OP_ANDN, O.OP_ORN, O.OP_XNOR, O.OP_MAX, O.OP_MAXU, O.OP_MIN, O.OP_MINU, O.OP_ZEXT_H,
+  O.OP_BCLR, O.OP_BCLRI, O.OP_BEXT, O.OP_BEXTI, O.OP_BINV, O.OP_BINVI, O.OP_BSET, O.OP_BSETI,
+  O.OP_CZERO_EQZ, O.OP_CZERO_NEZ,
+]);
+
+function supported(op: number): boolean {
+  return op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
+    op in WORD || op in WORD_IMM || op in UNARY || SIMPLE.has(op) || op === O.OP_JAL || op === O.OP_JALR;
+}
+const isControl = (op: number) => op in BRANCHES || op === O.OP_JAL || op === O.OP_JALR;
+/** Stores, branches and fence keep other bits in the rd field. */
+const writesRd = (op: number) => !(op in STORES) && !(op in BRANCHES) && op !== O.OP_FENCE;
+
+export interface TranslatedBlock { bytes: Uint8Array; instructions: number }
+
+/**
+ * Translates the block at virtual `vpc`, wasm address `h`. Returns undefined when its first
+ * instruction is not translatable. `readHalf` reads 16 bits of RAM at a wasm address.
+ */
+export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readHalf: (a: number) => number): TranslatedBlock | undefined {
+  const insns: (DecodedInsn & { pc: bigint })[] = [];
+  let a = h;
+  let pc = vpc;
+  while (insns.length < MAX_BLOCK) {
+    const off = a & 0xfff;
+    if (off === 0xffe && (readHalf(a) & 3) === 3) break; // 32-bit instruction crossing the page
+    const d = decodeAt(a);
+    if (!supported(d.op)) break;
+    insns.push({ ...d, pc });
+    if (isControl(d.op)) break;
+    a += d.len;
+    pc += BigInt(d.len);
+    if ((a & 0xfff) === 0) break; // the page ends
+  }
+  if (insns.length === 0) return undefined;
+  const code = emit(vpc, insns);
+  return { bytes: assembleModule(TYPES, JIT_IMPORTS, [code]), instructions: insns.length };
+}
+
+function emit(entry: bigint, insns: (DecodedInsn & { pc: bigint })[]) {
+  // Locals: 0 budget (param), 1 count, 2 va, 3 value, 4 tlb entry (i32), 5 dataKey, 6 flag (i32), 7.. registers.
+  const LBUDGET = 0, LCOUNT = 1, LVA = 2, LVAL = 3, LE = 4, LKEY = 5, LFLAG = 6;
+  const locals = [I32, I64, I64, I32, I64, I32];
+  const regLocal = new Map<number, number>();
+  const written = new Set<number>();
+  const reg = (r: number) => {
+    let l = regLocal.get(r);
+    if (l === undefined) { l = 7 + regLocal.size; regLocal.set(r, l); locals.push(I64); }
+    return l;
+  };
+  for (const d of insns) {
+    for (const r of [d.rs1, d.rs2]) if (r !== 0 && r < 32) reg(r);
+    if (writesRd(d.op) && d.rd !== 0 && d.rd < 32) { reg(d.rd); written.add(d.rd); }
+  }
+  const c = new Code();
+  const last = insns[insns.length - 1]!;
+  const loops = (last.op in BRANCHES || last.op === O.OP_JAL) && last.pc + BigInt(last.imm) === entry;
+  const blockLen = insns.length;
+
+  const getX = (r: number) => (r === 0 ? c.i64(0n) : c.get(reg(r)));
+  /** Pops a value into rd (dropped for x0 and the sink). */
+  const setX = (r: number) => (r === 0 || r >= 32 ? c.op(Op.drop) : c.set(reg(r)));
+  const flush = () => {
+    for (const r of written) if (r < 32) { c.i32(0); c.get(reg(r)); c.mem(Op.i64Store, 3, L.X_REGS + r * 8); }
+  };
+  const count = (n: number) => { c.get(LCOUNT); if (n) { c.i32(n); c.op(Op.i32Add); } };
+  /** Leaves with pc = `next` (or the value on the stack when undefined), `n` more instructions done. */
+  const exit = (next: bigint | undefined, n: number) => {
+    if (next === undefined) c.set(LVAL);
+    flush();
+    c.i32(0);
+    if (next === undefined) c.get(LVAL); else c.i64(next);
+    c.mem(Op.i64Store, 3, L.S_PC);
+    count(n);
+    c.op(Op.return);
+  };
+  /** After a slow-path call: end the block on a trap (flag 2) or a device event/code change (flag 1). */
+  const checkExit = (i: number, next: bigint, commit?: () => void) => {
+    c.i32(0); c.mem(Op.i32Load, 2, L.S_JIT_EXIT); c.tee(LFLAG);
+    c.block(Op.if);
+    c.get(LFLAG); c.i32(2); c.op(Op.i32Eq);
+    c.block(Op.if); flush(); count(i); c.op(Op.return); c.op(Op.end); // trapped: S_PC holds the handler
+    commit?.();
+    exit(next, i + 1);
+    c.op(Op.end);
+  };
+  /** Leaves the TLB entry index ((va >> 12) & 255) << 5 in LE and the tag test on the stack. */
+  const tlbHit = (base: number, size: number) => {
+    c.get(LVA); c.i64(12n); c.op(Op.i64ShrU); c.op(Op.i32WrapI64); c.i32(L.TLB_ENTRIES - 1); c.op(Op.i32And);
+    c.i32(5); c.op(Op.i32Shl); c.tee(LE);
+    c.mem(Op.i64Load, 3, base);
+    c.get(LVA); c.i64(~0xfffn); c.op(Op.i64And); c.get(LKEY); c.op(Op.i64Or); c.op(Op.i64Eq);
+    if (size > 1) {
+      c.get(LVA); c.i64(0xfffn); c.op(Op.i64And); c.i64(BigInt(4096 - size)); c.op(Op.i64LeU); c.op(Op.i32And);
+    }
+  };
+  const hostAddr = (base: number) => {
+    c.get(LE); c.mem(Op.i64Load, 3, base + 8); c.get(LVA); c.op(Op.i64Add); c.op(Op.i32WrapI64);
+  };
+
+  // Prologue.
+  for (const [r, l] of regLocal) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + r * 8); c.set(l); }
+  c.i32(0); c.mem(Op.i64Load, 3, L.S_DATAKEY); c.set(LKEY);
+  if (loops) c.block(Op.loop);
+
+  insns.forEach((d, i) => {
+    const next = d.pc + BigInt(d.len);
+    const imm = BigInt(d.imm);
+    const op = d.op;
+    if (op in LOADS) {
+      const ld = LOADS[op]!;
+      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
+      tlbHit(L.TLB_LOAD, ld.size);
+      c.block(Op.if, I64);
+      hostAddr(L.TLB_LOAD); c.mem(ld.op, 0, 0);
+      c.op(Op.else);
+      c.get(LVA); c.i32(ld.size); c.i64(d.pc); c.call(F_READ);
+      if (ld.ext) c.op(ld.ext);
+      c.set(LVAL);
+      checkExit(i, next, () => { if (d.rd !== 0 && d.rd < 32) { c.get(LVAL); c.set(reg(d.rd)); } });
+      c.get(LVAL);
+      c.op(Op.end);
+      setX(d.rd);
+    } else if (op in STORES) {
+      const st = STORES[op]!;
+      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
+      tlbHit(L.TLB_STORE, st.size);
+      c.block(Op.if);
+      hostAddr(L.TLB_STORE); getX(d.rs2); c.mem(st.op, 0, 0);
+      c.op(Op.else);
+      c.get(LVA); c.i32(st.size); getX(d.rs2); c.i64(d.pc); c.call(F_WRITE);
+      checkExit(i, next);
+      c.op(Op.end);
+    } else if (op in BRANCHES) {
+      getX(d.rs1); getX(d.rs2); c.op(BRANCHES[op]!);
+      c.block(Op.if);
+      jumpTo(d.pc + imm, i + 1);
+      c.op(Op.else);
+      exit(next, i + 1);
+      c.op(Op.end);
+    } else if (op === O.OP_JAL) {
+      c.i64(next); setX(d.rd);
+      jumpTo(d.pc + imm, i + 1);
+    } else if (op === O.OP_JALR) {
+      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.i64(~1n); c.op(Op.i64And); c.set(LVA);
+      c.i64(next); setX(d.rd);
+      c.get(LVA);
+      exit(undefined, i + 1);
+    } else {
+      alu(d, imm);
+    }
+    if (i === insns.length - 1 && !isControl(op)) exit(next, i + 1);
+  });
+  if (loops) c.op(Op.end);
+  // Every path returned; the function still needs a value on the stack for validation.
+  c.i32(0);
+  return { type: 0, locals, code: c };
+
+  function jumpTo(target: bigint, n: number) {
+    if (target === entry && loops) {
+      // count += blockLen; another round if the budget allows.
+      c.get(LCOUNT); c.i32(blockLen); c.op(Op.i32Add); c.tee(LCOUNT);
+      c.i32(blockLen); c.op(Op.i32Add); c.get(LBUDGET); c.op(Op.i32GtS); c.op(Op.i32Eqz);
+      c.br(Op.brIf, blockDepthToLoop());
+      exit(entry, 0);
+    } else {
+      exit(target, n);
+    }
+  }
+  function blockDepthToLoop() {
+    // jumpTo is emitted inside one `if` (branches) or directly in the loop (jal).
+    return insns[insns.length - 1]!.op === O.OP_JAL ? 0 : 1;
+  }
+
+  function alu(d: DecodedInsn & { pc: bigint }, imm: bigint) {
+    const op = d.op;
+    const rs1 = () => getX(d.rs1);
+    const rs2 = () => getX(d.rs2);
+    const uw = (f: () => void) => { f(); c.i64(0xffffffffn); c.op(Op.i64And); };
+    if (op in BINARY) { rs1(); rs2(); c.op(BINARY[op]!); }
+    else if (op in IMMEDIATE) { rs1(); c.i64(imm); c.op(IMMEDIATE[op]!); }
+    else if (op in SHIFTS) { rs1(); rs2(); c.op(SHIFTS[op]!); }
+    else if (op in WORD) { rs1(); c.op(Op.i32WrapI64); rs2(); c.op(Op.i32WrapI64); c.op(WORD[op]!); c.op(Op.i64ExtendI32S); }
+    else if (op in WORD_IMM) { rs1(); c.op(Op.i32WrapI64); c.i32(Number(imm)); c.op(WORD_IMM[op]!); c.op(Op.i64ExtendI32S); }
+    else if (op in UNARY) { rs1(); for (const o of UNARY[op]!) c.op(o); }
+    else switch (op) {
+      case O.OP_LUI: c.i64(imm); break;
+      case O.OP_AUIPC: c.i64(d.pc + imm); break;
+      case O.OP_FENCE: return;
+      case O.OP_SLTI: rs1(); c.i64(imm); c.op(Op.i64LtS); c.op(Op.i64ExtendI32U); break;
+      case O.OP_SLTIU: rs1(); c.i64(imm); c.op(Op.i64LtU); c.op(Op.i64ExtendI32U); break;
+      case O.OP_SLT: rs1(); rs2(); c.op(Op.i64LtS); c.op(Op.i64ExtendI32U); break;
+      case O.OP_SLTU: rs1(); rs2(); c.op(Op.i64LtU); c.op(Op.i64ExtendI32U); break;
+      case O.OP_MULH: rs1(); rs2(); c.call(F_MULH); break;
+      case O.OP_MULHSU: rs1(); rs2(); c.call(F_MULHSU); break;
+      case O.OP_MULHU: rs1(); rs2(); c.call(F_MULHU); break;
+      case O.OP_DIV: case O.OP_REM: {
+        // x / 0 = -1, x % 0 = x; MIN / -1 = MIN, MIN % -1 = 0 (unpriv §13.2): only the divisor -1
+        // needs care beyond zero, and for it the quotient is -x and the remainder 0.
+        const isDiv = op === O.OP_DIV;
+        rs2(); c.op(Op.i64Eqz);
+        c.block(Op.if, I64);
+        if (isDiv) c.i64(-1n); else rs1();
+        c.op(Op.else);
+        rs2(); c.i64(-1n); c.op(Op.i64Eq);
+        c.block(Op.if, I64);
+        if (isDiv) { c.i64(0n); rs1(); c.op(Op.i64Sub); } else c.i64(0n);
+        c.op(Op.else);
+        rs1(); rs2(); c.op(isDiv ? Op.i64DivS : Op.i64RemS);
+        c.op(Op.end); c.op(Op.end);
+        break;
+      }
+      case O.OP_DIVU: case O.OP_REMU: {
+        rs2(); c.op(Op.i64Eqz);
+        c.block(Op.if, I64);
+        if (op === O.OP_DIVU) c.i64(-1n); else rs1();
+        c.op(Op.else);
+        rs1(); rs2(); c.op(op === O.OP_DIVU ? Op.i64DivU : Op.i64RemU);
+        c.op(Op.end);
+        break;
+      }
+      case O.OP_DIVW: case O.OP_REMW: {
+        // In 64 bits the 32-bit overflow case cannot trap; truncation gives the ISA's answer.
+        const isDiv = op === O.OP_DIVW;
+        rs2(); c.op(Op.i32WrapI64); c.op(Op.i32Eqz);
+        c.block(Op.if, I64);
+        if (isDiv) c.i64(-1n); else { rs1(); c.op(Op.i64Extend32S); }
+        c.op(Op.else);
+        rs1(); c.op(Op.i64Extend32S); rs2(); c.op(Op.i64Extend32S); c.op(isDiv ? Op.i64DivS : Op.i64RemS); c.op(Op.i64Extend32S);
+        c.op(Op.end);
+        break;
+      }
+      case O.OP_DIVUW: case O.OP_REMUW: {
+        rs2(); c.op(Op.i32WrapI64); c.op(Op.i32Eqz);
+        c.block(Op.if, I64);
+        if (op === O.OP_DIVUW) c.i64(-1n); else { rs1(); c.op(Op.i64Extend32S); }
+        c.op(Op.else);
+        rs1(); c.op(Op.i32WrapI64); rs2(); c.op(Op.i32WrapI64); c.op(op === O.OP_DIVUW ? Op.i32DivU : Op.i32RemU);
+        c.op(Op.i64ExtendI32S);
+        c.op(Op.end);
+        break;
+      }
+      case O.OP_ADD_UW: uw(rs1); rs2(); c.op(Op.i64Add); break;
+      case O.OP_SH1ADD: case O.OP_SH2ADD: case O.OP_SH3ADD:
+        rs1(); c.i64(BigInt(op - O.OP_SH1ADD + 1)); c.op(Op.i64Shl); rs2(); c.op(Op.i64Add); break;
+      case O.OP_SH1ADD_UW: case O.OP_SH2ADD_UW: case O.OP_SH3ADD_UW:
+        uw(rs1); c.i64(BigInt(op - O.OP_SH1ADD_UW + 1)); c.op(Op.i64Shl); rs2(); c.op(Op.i64Add); break;
+      case O.OP_SLLI_UW: uw(rs1); c.i64(imm); c.op(Op.i64Shl); break;
+      case O.OP_ANDN: rs1(); rs2(); c.i64(-1n); c.op(Op.i64Xor); c.op(Op.i64And); break;
+      case O.OP_ORN: rs1(); rs2(); c.i64(-1n); c.op(Op.i64Xor); c.op(Op.i64Or); break;
+      case O.OP_XNOR: rs1(); rs2(); c.op(Op.i64Xor); c.i64(-1n); c.op(Op.i64Xor); break;
+      case O.OP_MAX: case O.OP_MIN: case O.OP_MAXU: case O.OP_MINU: {
+        const cmp = op === O.OP_MAX ? Op.i64GtS : op === O.OP_MIN ? Op.i64LtS : op === O.OP_MAXU ? Op.i64GtU : Op.i64LtU;
+        rs1(); rs2(); rs1(); rs2(); c.op(cmp); c.op(Op.select);
+        break;
+      }
+      case O.OP_ZEXT_H: rs1(); c.i64(0xffffn); c.op(Op.i64And); break;
+      case O.OP_BCLR: rs1(); c.i64(1n); rs2(); c.op(Op.i64Shl); c.i64(-1n); c.op(Op.i64Xor); c.op(Op.i64And); break;
+      case O.OP_BCLRI: rs1(); c.i64(~(1n << imm)); c.op(Op.i64And); break;
+      case O.OP_BEXT: rs1(); rs2(); c.op(Op.i64ShrU); c.i64(1n); c.op(Op.i64And); break;
+      case O.OP_BEXTI: rs1(); c.i64(imm); c.op(Op.i64ShrU); c.i64(1n); c.op(Op.i64And); break;
+      case O.OP_BINV: rs1(); c.i64(1n); rs2(); c.op(Op.i64Shl); c.op(Op.i64Xor); break;
+      case O.OP_BINVI: rs1(); c.i64(1n << imm); c.op(Op.i64Xor); break;
+      case O.OP_BSET: rs1(); c.i64(1n); rs2(); c.op(Op.i64Shl); c.op(Op.i64Or); break;
+      case O.OP_BSETI: rs1(); c.i64(1n << imm); c.op(Op.i64Or); break;
+      case O.OP_CZERO_EQZ: rs1(); c.i64(0n); rs2(); c.op(Op.i64Eqz); c.op(Op.i32Eqz); c.op(Op.select); break;
+      case O.OP_CZERO_NEZ: rs1(); c.i64(0n); rs2(); c.op(Op.i64Eqz); c.op(Op.select); break;
+      default: throw new Error(`translator: op ${op} marked supported but not emitted`);
+    }
+    setX(d.rd);
+  }
+}
