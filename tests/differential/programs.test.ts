@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { buildPrograms, listSources } from '../programs/build.mjs';
 // @ts-ignore -- plain ESM helper without type declarations
 import { runOnQemu, runOnTypervisor } from './qemu.mjs';
+// @ts-ignore -- plain ESM helper without type declarations
+import { compareWithDeviations } from './qemu-deviations.mjs';
 
 const only = (process.env.PROGRAMS || '').split(',').map((s) => s.trim()).filter(Boolean);
 const elfs: string[] = await buildPrograms({ names: only.length ? only : null });
@@ -22,19 +24,6 @@ function expectedExit(elf: string): number {
   if (!src) return 0;
   const m = /expect-exit:\s*(\d+)/.exec(readFileSync(src, 'utf8'));
   return m ? Number(m[1]) : 0;
-}
-
-/** First differing line, with a little context, for readable failures. */
-function firstDiff(a: string, b: string): string {
-  const al = a.split('\n');
-  const bl = b.split('\n');
-  for (let i = 0; i < Math.max(al.length, bl.length); i++) {
-    if (al[i] !== bl[i]) {
-      const ctx = al.slice(Math.max(0, i - 3), i).map((l) => `    ${l}`).join('\n');
-      return `line ${i + 1} differs:\n${ctx}\n  qemu:       ${JSON.stringify(al[i])}\n  typervisor: ${JSON.stringify(bl[i])}`;
-    }
-  }
-  return 'no line differs';
 }
 
 describe('differential: test programs vs QEMU', () => {
@@ -56,10 +45,12 @@ describe('differential: test programs vs QEMU', () => {
       const t = await runOnTypervisor(elf, { timeoutMs: Number(process.env.TYPERVISOR_TIMEOUT_MS || 120000) });
       const qs = q.stdout.toString('latin1');
       const ts = t.stdout.toString('latin1');
-      if (qs !== ts) {
+      // Equal line by line, except the deviations listed (with reasons) in qemu-deviations.mjs.
+      const cmp = compareWithDeviations(name, qs, ts);
+      if (!cmp.ok) {
         throw new Error(
           `${name}: output differs from QEMU (typervisor exit ${t.code}${t.timedOut ? ', timed out' : ''})\n` +
-            firstDiff(qs, ts) +
+            cmp.message +
             (t.stderr ? `\n  typervisor stderr: ${t.stderr.slice(0, 2000)}` : ''),
         );
       }

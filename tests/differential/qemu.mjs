@@ -16,10 +16,16 @@ export const REPO_ROOT = path.resolve(HERE, '..', '..');
 
 export const QEMU = process.env.QEMU_SYSTEM_RISCV64 || 'qemu-system-riscv64';
 
+/** QEMU's rv64 CPU configured as close to typervisor's as QEMU 7.2 allows: no H extension,
+ *  all 29 hpmcounters (typervisor has them, hardwired to zero; QEMU 7.2 defaults to 16),
+ *  no debug triggers (Sdtrig); both are on by default in QEMU 7.2 and typervisor has neither. */
+export const QEMU_CPU = 'rv64,h=false,debug=false,pmu-num=29';
+
 export function qemuArgs(elf) {
   const extra = (process.env.QEMU_EXTRA_ARGS || '').split(/\s+/).filter(Boolean);
   return [
     '-machine', 'virt',
+    '-cpu', QEMU_CPU,
     '-bios', 'none',
     '-nographic',
     '-monitor', 'none',

@@ -164,7 +164,6 @@ int main(void)
     WARL("sepc", sepc);
     WARL("sscratch", sscratch);
     WARL("senvcfg", senvcfg);
-    WARL("tselect", tselect);
     /* MPP is WARL: the reserved value 2 */
     {
         uint64_t o = csr_read(mstatus);

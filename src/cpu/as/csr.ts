@@ -11,7 +11,7 @@ import {
 import {
   priv, CAUSE_ILLEGAL, MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP, MSTATUS_MPP,
   MSTATUS_FS, MSTATUS_MPRV, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_TVM, MSTATUS_TW, MSTATUS_TSR,
-  MSTATUS_UXL, MSTATUS_SXL, MSTATUS_SD, MSTATUS_UBE, MSTATUS_MPP_SHIFT, IRQ_STI, IRQ_MTI, IRQ_SSI,
+  MSTATUS_UXL, MSTATUS_SXL, MSTATUS_SD, MSTATUS_UBE, MSTATUS_MPP_SHIFT, IRQ_STI, IRQ_MTI, IRQ_SSI, IRQ_SEI,
 } from "./state";
 import { raiseException } from "./trap";
 import { rawBits } from "./memory";
@@ -163,7 +163,7 @@ function write(csr: u32, v: u64): void {
     case 0x180: {
       const mode = v >> 60;
       if (mode != 0 && mode != 8 && mode != 9 && mode != 10) return; // unsupported mode: write ignored
-      st(S_SATP, v & 0xf000ffffffffffff);
+      st(S_SATP, v); // MODE, 16-bit ASID and 44-bit PPN: every bit is a field
       flushTlb();
       return;
     }
@@ -181,7 +181,9 @@ function write(csr: u32, v: u64): void {
     case 0x342: st(S_MCAUSE, v); return;
     case 0x343: st(S_MTVAL, v); return;
     case 0x344: {
-      let m: u64 = IRQ_SSI | IRQ_STI;
+      // SSIP, STIP (unless Sstc drives it) and SEIP are writable by M (priv §3.1.9); a written
+      // SEIP is ORed with the external line.
+      let m: u64 = IRQ_SSI | IRQ_STI | IRQ_SEI;
       if ((ld(S_MENVCFG) & MENVCFG_STCE) != 0) m &= ~IRQ_STI;
       st(S_MIP, (ld(S_MIP) & ~m) | (v & m));
       return;

@@ -26,7 +26,6 @@ export function reset(ramPaddr: u64, ramSize: u64, hartId: u64): void {
   store<i32>(S_PRIV, 3);
   store<u64>(S_RES_ADDR, -1);
   store<u64>(S_MTIMECMP, -1);
-  store<u64>(S_STIMECMP, -1);
   invalidateAllCode();
   resync();
 }

@@ -22,6 +22,7 @@ import { csrOp, setSliceRetired, updateTimers } from "./csr";
 import { mulh, mulhsu, mulhu, clmul, clmulHi } from "./int-math";
 import { execAtomic } from "./execute-atomic";
 import { execFp } from "./execute-fp";
+import { pmpAnyActive } from "./pmp";
 
 const PAGE_MASK: u64 = ~(<u64>0xfff);
 /** A decode-cache slot for instructions that cross a page and so cannot be cached. */
@@ -315,7 +316,11 @@ export function run(budget: i32): i32 {
       case O.OP_EBREAK: setPc(lpc); raiseException(CAUSE_BREAKPOINT, 0); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; // tval 0, as QEMU
       case O.OP_MRET:
         setPc(lpc);
-        if (priv < 3) { raiseException(CAUSE_ILLEGAL, 0x30200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
+        // Like QEMU's virt CPU, refuse to return to S or U while no PMP entry is active: every
+        // fetch there would fault (no match denies S/U), so the loop would never end.
+        if (priv < 3 || (((load<u64>(S_MSTATUS) >> 11) & 3) != 3 && !pmpAnyActive())) {
+          raiseException(CAUSE_ILLEGAL, 0x30200073); clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue;
+        }
         doMret();
         checkInterrupts();
         lpc = pc; fp = fetchPage; fhb = fetchHostBase;

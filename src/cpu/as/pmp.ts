@@ -42,6 +42,8 @@ function entryRange(i: i32): bool {
 /** Whether any entry is active (A != OFF); kept current by pmpRecompute(). */
 let anyActive: bool = false;
 
+export function pmpAnyActive(): bool { return anyActive; }
+
 /** Call after pmpcfg changes (CSR write, state restore). */
 export function pmpRecompute(): void {
   anyActive = false;
