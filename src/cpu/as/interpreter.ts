@@ -97,7 +97,7 @@ export function run(budget: i32): i32 {
         const fn = load<u32>(je, 12);
         if (fn != 0) {
           store<i32>(S_JIT_EXIT, 0);
-          n += 1 - call_indirect<i32>(fn, n + 1);
+          n += 1 - call_indirect<i32>(fn, n + 1, 0);
           lpc = load<u64>(S_PC);
           fp = fetchPage; fhb = fetchHostBase;
           blockStart = true;

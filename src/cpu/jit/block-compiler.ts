@@ -46,7 +46,7 @@ export class BlockCompiler {
           jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
           mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu,
         },
-        env: { memory: this.memory },
+        env: { memory: this.memory, table: this.table },
       });
       slot = this.next++;
       if (slot >= this.table.length) this.table.grow(TABLE_CHUNK);

@@ -11,7 +11,10 @@
  * call the core's jitRead/jitWrite on a miss, which report traps and device events through
  * S_JIT_EXIT so the block can end precisely (the instruction that trapped has no effect).
  *
- * The function's contract: f(budget: i32) → instructions executed; the next pc is in S_PC.
+ * The function's contract: f(budget, done) → done + instructions executed, with the next pc in
+ * S_PC. When a block ends at a static target in its own page whose translation exists, it
+ * tail-calls that block (return_call_indirect through the core's table) while budget remains, so
+ * hot loops spanning several blocks never return to the interpreter.
  */
 import * as L from '../layout.js';
 import * as O from '../as/ops.js';
@@ -23,7 +26,7 @@ export type DecodeAt = (wasmAddress: number) => DecodedInsn;
 
 const MAX_BLOCK = 64;
 const TYPES: FuncType[] = [
-  { params: [I32], results: [I32] }, // 0: the block
+  { params: [I32, I32], results: [I32] }, // 0: a block: (budget, done) → done + executed
   { params: [I64, I32, I64], results: [I64] }, // 1: jitRead(va, size, pc)
   { params: [I64, I32, I64, I64], results: [] }, // 2: jitWrite(va, size, value, pc)
   { params: [I64, I64], results: [I64] }, // 3: mulh*
@@ -109,6 +112,7 @@ export interface TranslatedBlock { bytes: Uint8Array; instructions: number }
  * instruction is not translatable. `readHalf` reads 16 bits of RAM at a wasm address.
  */
 export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readHalf: (a: number) => number): TranslatedBlock | undefined {
+  const entryHost = h;
   const insns: (DecodedInsn & { pc: bigint })[] = [];
   let a = h;
   let pc = vpc;
@@ -124,19 +128,21 @@ export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readH
     if ((a & 0xfff) === 0) break; // the page ends
   }
   if (insns.length === 0) return undefined;
-  const code = emit(vpc, insns);
+  const code = emit(vpc, entryHost, insns);
   return { bytes: assembleModule(TYPES, JIT_IMPORTS, [code]), instructions: insns.length };
 }
 
-function emit(entry: bigint, insns: (DecodedInsn & { pc: bigint })[]) {
-  // Locals: 0 budget (param), 1 count, 2 va, 3 value, 4 tlb entry (i32), 5 dataKey, 6 flag (i32), 7.. registers.
-  const LBUDGET = 0, LCOUNT = 1, LVA = 2, LVAL = 3, LE = 4, LKEY = 5, LFLAG = 6;
+function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigint })[]) {
+  // Locals: 0 budget, 1 done (params), 2 count, 3 va, 4 value, 5 tlb entry (i32), 6 dataKey,
+  // 7 flag (i32), 8.. registers.
+  const LBUDGET = 0, LDONE = 1, LCOUNT = 2, LVA = 3, LVAL = 4, LE = 5, LKEY = 6, LFLAG = 7;
+  const FIRST_REG = 8;
   const locals = [I32, I64, I64, I32, I64, I32];
   const regLocal = new Map<number, number>();
   const written = new Set<number>();
   const reg = (r: number) => {
     let l = regLocal.get(r);
-    if (l === undefined) { l = 7 + regLocal.size; regLocal.set(r, l); locals.push(I64); }
+    if (l === undefined) { l = FIRST_REG + regLocal.size; regLocal.set(r, l); locals.push(I64); }
     return l;
   };
   for (const d of insns) {
@@ -154,11 +160,30 @@ function emit(entry: bigint, insns: (DecodedInsn & { pc: bigint })[]) {
   const flush = () => {
     for (const r of written) if (r < 32) { c.i32(0); c.get(reg(r)); c.mem(Op.i64Store, 3, L.X_REGS + r * 8); }
   };
-  const count = (n: number) => { c.get(LCOUNT); if (n) { c.i32(n); c.op(Op.i32Add); } };
+  /** Pushes done + count + n: the value a return reports. */
+  const count = (n: number) => { c.get(LDONE); c.get(LCOUNT); c.op(Op.i32Add); if (n) { c.i32(n); c.op(Op.i32Add); } };
+  /** Pushes budget - count - n: what is left for a chained block. */
+  const remaining = (n: number) => { c.get(LBUDGET); c.get(LCOUNT); c.op(Op.i32Sub); if (n) { c.i32(n); c.op(Op.i32Sub); } };
+  /** Tail-calls the translation of static `next` if it is in this page, exists and budget remains. */
+  const chain = (next: bigint, n: number) => {
+    if (next >> 12n !== entry >> 12n) return;
+    const hNext = entryHost + Number(next - entry);
+    const je = L.JITMAP_BASE + (((hNext >>> 1) & (L.JITMAP_ENTRIES - 1)) << 4);
+    remaining(n); c.i32(0); c.op(Op.i32GtS);
+    c.block(Op.if);
+    c.i32(0); c.mem(Op.i64Load, 3, je); c.i64(next); c.op(Op.i64Eq);
+    c.i32(0); c.mem(Op.i32Load, 2, je + 8); c.i32(hNext); c.op(Op.i32Eq); c.op(Op.i32And);
+    c.block(Op.if);
+    c.i32(0); c.mem(Op.i32Load, 2, je + 12); c.tee(LFLAG);
+    c.block(Op.if);
+    remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
+    c.op(Op.end); c.op(Op.end); c.op(Op.end);
+  };
   /** Leaves with pc = `next` (or the value on the stack when undefined), `n` more instructions done. */
   const exit = (next: bigint | undefined, n: number) => {
     if (next === undefined) c.set(LVAL);
     flush();
+    if (next !== undefined) chain(next, n);
     c.i32(0);
     if (next === undefined) c.get(LVAL); else c.i64(next);
     c.mem(Op.i64Store, 3, L.S_PC);

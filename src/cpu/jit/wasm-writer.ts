@@ -65,6 +65,13 @@ export class Code {
     return this;
   }
   call(fn: number): this { this.bytes.push(Op.call); uleb(this.bytes, fn); return this; }
+  /** return_call_indirect (tail-call proposal, in V8 since 11.2 and every current browser). */
+  returnCallIndirect(type: number, table: number): this {
+    this.bytes.push(0x13);
+    uleb(this.bytes, type);
+    uleb(this.bytes, table);
+    return this;
+  }
   br(o: number, depth: number): this { this.bytes.push(o); uleb(this.bytes, depth); return this; }
   block(o: number, type: number = BLOCK_VOID): this { this.bytes.push(o, type); return this; }
 }
@@ -89,7 +96,8 @@ function section(out: number[], id: number, body: number[]): void {
 }
 
 /**
- * Assembles a module that imports `memory` (env.memory) and `imports`, and exports each function
+ * Assembles a module that imports `memory` (env.memory), the function table (env.table) and
+ * `imports`, and exports each function
  * of `funcs` as "f0", "f1", ….
  */
 export function assembleModule(
@@ -112,6 +120,7 @@ export function assembleModule(
     const b: number[] = [];
     const items = imports.map((im) => { const e = [...str(im.module), ...str(im.name), 0x00]; uleb(e, im.type); return e; });
     items.push([...str('env'), ...str('memory'), 0x02, 0x00, 0x00]); // memory, limits min 0
+    items.push([...str('env'), ...str('table'), 0x01, 0x70, 0x00, 0x00]); // funcref table, min 0
     vec(b, items);
     return b;
   })());
