@@ -22,7 +22,7 @@ export class BlockCompiler {
   private next = 1; // slot 0 means "not translatable"
   private readonly view: DataView;
   /** Blocks translated and blocks refused, for diagnostics and tests. */
-  readonly stats = { translated: 0, refused: 0, instructions: 0, resets: 0 };
+  readonly stats = { translated: 0, refused: 0, instructions: 0, blocks: 0, resets: 0 };
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -53,6 +53,7 @@ export class BlockCompiler {
       this.table.set(slot, instance.exports['f0']);
       this.stats.translated++;
       this.stats.instructions += block.instructions;
+      this.stats.blocks += block.blocks;
     } else {
       this.stats.refused++;
     }

@@ -1,20 +1,22 @@
 /**
- * Translates one hot guest basic block into a WebAssembly function, against the core's state
- * layout (../layout.ts), so hot code runs as V8-compiled machine code instead of through the
+ * Translates hot guest code into WebAssembly functions against the core's state layout
+ * (../layout.ts), so hot code runs as V8-compiled machine code instead of through the
  * interpreter's dispatch.
  *
- * A block starts where the interpreter found a hot entry and runs straight through one 4 KiB
- * page until a branch or jump (included), an instruction the translator does not handle
- * (excluded: the interpreter runs it), or 64 instructions. A block whose final branch targets
- * its own start loops inside wasm. Guest registers live in wasm locals for the block's life and
- * are written back at every exit; RAM accesses use the same TLB fast path as the interpreter and
- * call the core's jitRead/jitWrite on a miss, which report traps and device events through
- * S_JIT_EXIT so the block can end precisely (the instruction that trapped has no effect).
+ * A translation unit is a region: the basic block where the interpreter found a hot entry and
+ * every block reachable from it by static branches and fall-throughs inside the same 4 KiB page.
+ * A basic block runs until a branch or jump (included), an instruction the translator does not
+ * handle (excluded: the interpreter runs it), the page end, or 64 instructions. Inside a region
+ * control moves through a loop/br_table dispatcher; guest registers live in wasm locals for the
+ * function's life and are written back at every exit. RAM accesses use the same TLB fast path as
+ * the interpreter and call the core's jitRead/jitWrite on a miss, which report traps and device
+ * events through S_JIT_EXIT so the function ends precisely (the instruction that trapped has no
+ * effect).
  *
  * The function's contract: f(budget, done) → done + instructions executed, with the next pc in
- * S_PC. When a block ends at a static target in its own page whose translation exists, it
- * tail-calls that block (return_call_indirect through the core's table) while budget remains, so
- * hot loops spanning several blocks never return to the interpreter.
+ * S_PC. When it leaves the region for a static target in its own page whose translation exists,
+ * it tail-calls that translation (return_call_indirect through the core's table) while budget
+ * remains.
  */
 import * as L from '../layout.js';
 import * as O from '../as/ops.js';
@@ -24,7 +26,7 @@ import { Code, Op, I32, I64, assembleModule, type FuncType, type FuncImport } fr
 export interface DecodedInsn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
 export type DecodeAt = (wasmAddress: number) => DecodedInsn;
 
-const MAX_BLOCK = 64;
+const MAX_BLOCK = 64; // instructions per basic block
 const TYPES: FuncType[] = [
   { params: [I32, I32], results: [I32] }, // 0: a block: (budget, done) → done + executed
   { params: [I64, I32, I64], results: [I64] }, // 1: jitRead(va, size, pc)
@@ -105,20 +107,21 @@ const isControl = (op: number) => op in BRANCHES || op === O.OP_JAL || op === O.
 /** Stores, branches and fence keep other bits in the rd field. */
 const writesRd = (op: number) => !(op in STORES) && !(op in BRANCHES) && op !== O.OP_FENCE;
 
-export interface TranslatedBlock { bytes: Uint8Array; instructions: number }
+export interface TranslatedBlock { bytes: Uint8Array; instructions: number; blocks: number }
 
-/**
- * Translates the block at virtual `vpc`, wasm address `h`. Returns undefined when its first
- * instruction is not translatable. `readHalf` reads 16 bits of RAM at a wasm address.
- */
-export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readHalf: (a: number) => number): TranslatedBlock | undefined {
-  const entryHost = h;
-  const insns: (DecodedInsn & { pc: bigint })[] = [];
-  let a = h;
-  let pc = vpc;
+type Insn = DecodedInsn & { pc: bigint };
+interface Block { pc: bigint; insns: Insn[] }
+
+/** Instructions translated into one function at most (bounds compile time and code size). */
+const MAX_REGION = 512;
+const MAX_BLOCKS = 48;
+
+/** Decodes the basic block at virtual `pc` (wasm address `a`), or returns [] if its first
+ *  instruction is not translatable. */
+function decodeBlock(pc: bigint, a: number, decodeAt: DecodeAt, readHalf: (a: number) => number): Insn[] {
+  const insns: Insn[] = [];
   while (insns.length < MAX_BLOCK) {
-    const off = a & 0xfff;
-    if (off === 0xffe && (readHalf(a) & 3) === 3) break; // 32-bit instruction crossing the page
+    if ((a & 0xfff) === 0xffe && (readHalf(a) & 3) === 3) break; // 32-bit instruction crossing the page
     const d = decodeAt(a);
     if (!supported(d.op)) break;
     insns.push({ ...d, pc });
@@ -127,17 +130,54 @@ export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readH
     pc += BigInt(d.len);
     if ((a & 0xfff) === 0) break; // the page ends
   }
-  if (insns.length === 0) return undefined;
-  const code = emit(vpc, entryHost, insns);
-  return { bytes: assembleModule(TYPES, JIT_IMPORTS, [code]), instructions: insns.length };
+  return insns;
 }
 
-function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigint })[]) {
+/** Static successors of a block: branch targets and fall-throughs (jalr has none). */
+function successors(b: Block): bigint[] {
+  const last = b.insns[b.insns.length - 1]!;
+  const next = last.pc + BigInt(last.len);
+  if (last.op in BRANCHES) return [last.pc + BigInt(last.imm), next];
+  if (last.op === O.OP_JAL) return [last.pc + BigInt(last.imm)];
+  if (last.op === O.OP_JALR) return [];
+  return [next];
+}
+
+/**
+ * Translates the region entered at virtual `vpc`, wasm address `h`: the block there and every
+ * block reachable from it by static branches and fall-throughs inside the same 4 KiB page, as
+ * one function in which control moves between blocks without leaving wasm or spilling
+ * registers. Returns undefined when the first instruction is not translatable. `readHalf`
+ * reads 16 bits of RAM at a wasm address.
+ */
+export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readHalf: (a: number) => number): TranslatedBlock | undefined {
+  const page = vpc >> 12n;
+  const blocks: Block[] = [];
+  const seen = new Set<bigint>();
+  const work = [vpc];
+  let total = 0;
+  while (work.length && blocks.length < MAX_BLOCKS && total < MAX_REGION) {
+    const pc = work.shift()!;
+    if (seen.has(pc) || pc >> 12n !== page) continue;
+    seen.add(pc);
+    const insns = decodeBlock(pc, h + Number(pc - vpc), decodeAt, readHalf);
+    if (insns.length === 0) continue;
+    const b = { pc, insns };
+    blocks.push(b);
+    total += insns.length;
+    work.push(...successors(b));
+  }
+  if (blocks.length === 0 || blocks[0]!.pc !== vpc) return undefined;
+  const code = emit(vpc, h, blocks);
+  return { bytes: assembleModule(TYPES, JIT_IMPORTS, [code]), instructions: total, blocks: blocks.length };
+}
+
+function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   // Locals: 0 budget, 1 done (params), 2 count, 3 va, 4 value, 5 tlb entry (i32), 6 dataKey,
-  // 7 flag (i32), 8.. registers.
-  const LBUDGET = 0, LDONE = 1, LCOUNT = 2, LVA = 3, LVAL = 4, LE = 5, LKEY = 6, LFLAG = 7;
-  const FIRST_REG = 8;
-  const locals = [I32, I64, I64, I32, I64, I32];
+  // 7 flag (i32), 8 block index (i32), 9.. registers.
+  const LBUDGET = 0, LDONE = 1, LCOUNT = 2, LVA = 3, LVAL = 4, LE = 5, LKEY = 6, LFLAG = 7, LBLOCK = 8;
+  const FIRST_REG = 9;
+  const locals = [I32, I64, I64, I32, I64, I32, I32];
   const regLocal = new Map<number, number>();
   const written = new Set<number>();
   const reg = (r: number) => {
@@ -145,14 +185,16 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
     if (l === undefined) { l = FIRST_REG + regLocal.size; regLocal.set(r, l); locals.push(I64); }
     return l;
   };
-  for (const d of insns) {
-    for (const r of [d.rs1, d.rs2]) if (r !== 0 && r < 32) reg(r);
-    if (writesRd(d.op) && d.rd !== 0 && d.rd < 32) { reg(d.rd); written.add(d.rd); }
+  const index = new Map<bigint, number>();
+  blocks.forEach((b, i) => index.set(b.pc, i));
+  for (const b of blocks) {
+    for (const d of b.insns) {
+      for (const r of [d.rs1, d.rs2]) if (r !== 0 && r < 32) reg(r);
+      if (writesRd(d.op) && d.rd !== 0 && d.rd < 32) { reg(d.rd); written.add(d.rd); }
+    }
   }
   const c = new Code();
-  const last = insns[insns.length - 1]!;
-  const loops = (last.op in BRANCHES || last.op === O.OP_JAL) && last.pc + BigInt(last.imm) === entry;
-  const blockLen = insns.length;
+  let loopLevel = 0;
 
   const getX = (r: number) => (r === 0 ? c.i64(0n) : c.get(reg(r)));
   /** Pops a value into rd (dropped for x0 and the sink). */
@@ -162,7 +204,7 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
   };
   /** Pushes done + count + n: the value a return reports. */
   const count = (n: number) => { c.get(LDONE); c.get(LCOUNT); c.op(Op.i32Add); if (n) { c.i32(n); c.op(Op.i32Add); } };
-  /** Pushes budget - count - n: what is left for a chained block. */
+  /** Pushes budget - count - n: what is left for a chained function. */
   const remaining = (n: number) => { c.get(LBUDGET); c.get(LCOUNT); c.op(Op.i32Sub); if (n) { c.i32(n); c.op(Op.i32Sub); } };
   /** Tail-calls the translation of static `next` if it is in this page, exists and budget remains. */
   const chain = (next: bigint, n: number) => {
@@ -170,14 +212,14 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
     const hNext = entryHost + Number(next - entry);
     const je = L.JITMAP_BASE + (((hNext >>> 1) & (L.JITMAP_ENTRIES - 1)) << 4);
     remaining(n); c.i32(0); c.op(Op.i32GtS);
-    c.block(Op.if);
+    c.enter(Op.if);
     c.i32(0); c.mem(Op.i64Load, 3, je); c.i64(next); c.op(Op.i64Eq);
     c.i32(0); c.mem(Op.i32Load, 2, je + 8); c.i32(hNext); c.op(Op.i32Eq); c.op(Op.i32And);
-    c.block(Op.if);
+    c.enter(Op.if);
     c.i32(0); c.mem(Op.i32Load, 2, je + 12); c.tee(LFLAG);
-    c.block(Op.if);
+    c.enter(Op.if);
     remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
-    c.op(Op.end); c.op(Op.end); c.op(Op.end);
+    c.end(); c.end(); c.end();
   };
   /** Leaves with pc = `next` (or the value on the stack when undefined), `n` more instructions done. */
   const exit = (next: bigint | undefined, n: number) => {
@@ -190,15 +232,28 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
     count(n);
     c.op(Op.return);
   };
-  /** After a slow-path call: end the block on a trap (flag 2) or a device event/code change (flag 1). */
+  /** Continues at static `next` after `n` more instructions: inside the region while budget
+   *  remains, else leaves. */
+  const goto = (next: bigint, n: number) => {
+    const target = index.get(next);
+    if (target === undefined) { exit(next, n); return; }
+    c.get(LCOUNT); c.i32(n); c.op(Op.i32Add); c.tee(LCOUNT);
+    c.get(LBUDGET); c.op(Op.i32LtS);
+    c.enter(Op.if);
+    c.i32(target); c.set(LBLOCK);
+    c.br(Op.br, c.level - loopLevel);
+    c.end();
+    exit(next, 0);
+  };
+  /** After a slow-path call: end the function on a trap (flag 2) or a device event/code change (flag 1). */
   const checkExit = (i: number, next: bigint, commit?: () => void) => {
     c.i32(0); c.mem(Op.i32Load, 2, L.S_JIT_EXIT); c.tee(LFLAG);
-    c.block(Op.if);
+    c.enter(Op.if);
     c.get(LFLAG); c.i32(2); c.op(Op.i32Eq);
-    c.block(Op.if); flush(); count(i); c.op(Op.return); c.op(Op.end); // trapped: S_PC holds the handler
+    c.enter(Op.if); flush(); count(i); c.op(Op.return); c.end(); // trapped: S_PC holds the handler
     commit?.();
     exit(next, i + 1);
-    c.op(Op.end);
+    c.end();
   };
   /** Leaves the TLB entry index ((va >> 12) & 255) << 5 in LE and the tag test on the stack. */
   const tlbHit = (base: number, size: number) => {
@@ -217,75 +272,70 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
   // Prologue.
   for (const [r, l] of regLocal) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + r * 8); c.set(l); }
   c.i32(0); c.mem(Op.i64Load, 3, L.S_DATAKEY); c.set(LKEY);
-  if (loops) c.block(Op.loop);
-
-  insns.forEach((d, i) => {
-    const next = d.pc + BigInt(d.len);
-    const imm = BigInt(d.imm);
-    const op = d.op;
-    if (op in LOADS) {
-      const ld = LOADS[op]!;
-      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
-      tlbHit(L.TLB_LOAD, ld.size);
-      c.block(Op.if, I64);
-      hostAddr(L.TLB_LOAD); c.mem(ld.op, 0, 0);
-      c.op(Op.else);
-      c.get(LVA); c.i32(ld.size); c.i64(d.pc); c.call(F_READ);
-      if (ld.ext) c.op(ld.ext);
-      c.set(LVAL);
-      checkExit(i, next, () => { if (d.rd !== 0 && d.rd < 32) { c.get(LVAL); c.set(reg(d.rd)); } });
-      c.get(LVAL);
-      c.op(Op.end);
-      setX(d.rd);
-    } else if (op in STORES) {
-      const st = STORES[op]!;
-      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
-      tlbHit(L.TLB_STORE, st.size);
-      c.block(Op.if);
-      hostAddr(L.TLB_STORE); getX(d.rs2); c.mem(st.op, 0, 0);
-      c.op(Op.else);
-      c.get(LVA); c.i32(st.size); getX(d.rs2); c.i64(d.pc); c.call(F_WRITE);
-      checkExit(i, next);
-      c.op(Op.end);
-    } else if (op in BRANCHES) {
-      getX(d.rs1); getX(d.rs2); c.op(BRANCHES[op]!);
-      c.block(Op.if);
-      jumpTo(d.pc + imm, i + 1);
-      c.op(Op.else);
-      exit(next, i + 1);
-      c.op(Op.end);
-    } else if (op === O.OP_JAL) {
-      c.i64(next); setX(d.rd);
-      jumpTo(d.pc + imm, i + 1);
-    } else if (op === O.OP_JALR) {
-      getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.i64(~1n); c.op(Op.i64And); c.set(LVA);
-      c.i64(next); setX(d.rd);
-      c.get(LVA);
-      exit(undefined, i + 1);
-    } else {
-      alu(d, imm);
-    }
-    if (i === insns.length - 1 && !isControl(op)) exit(next, i + 1);
+  // Dispatch: loop { block_{n-1} { … block_0 { br_table } code_0 } … code_{n-1} }; the code of
+  // block i follows the end of the i-th nested block, so `br_table` lands on it.
+  c.enter(Op.loop);
+  loopLevel = c.level;
+  for (let i = blocks.length - 1; i >= 0; i--) c.enter(Op.block);
+  c.get(LBLOCK);
+  c.brTable(blocks.map((_, i) => i), blocks.length - 1);
+  blocks.forEach((b) => {
+    c.end();
+    emitBlock(b);
   });
-  if (loops) c.op(Op.end);
+  c.end(); // loop
   // Every path returned; the function still needs a value on the stack for validation.
   c.i32(0);
   return { type: 0, locals, code: c };
 
-  function jumpTo(target: bigint, n: number) {
-    if (target === entry && loops) {
-      // count += blockLen; another round if the budget allows.
-      c.get(LCOUNT); c.i32(blockLen); c.op(Op.i32Add); c.tee(LCOUNT);
-      c.i32(blockLen); c.op(Op.i32Add); c.get(LBUDGET); c.op(Op.i32GtS); c.op(Op.i32Eqz);
-      c.br(Op.brIf, blockDepthToLoop());
-      exit(entry, 0);
-    } else {
-      exit(target, n);
-    }
-  }
-  function blockDepthToLoop() {
-    // jumpTo is emitted inside one `if` (branches) or directly in the loop (jal).
-    return insns[insns.length - 1]!.op === O.OP_JAL ? 0 : 1;
+  function emitBlock(b: Block) {
+    b.insns.forEach((d, i) => {
+      const next = d.pc + BigInt(d.len);
+      const imm = BigInt(d.imm);
+      const op = d.op;
+      if (op in LOADS) {
+        const ld = LOADS[op]!;
+        getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
+        tlbHit(L.TLB_LOAD, ld.size);
+        c.enter(Op.if, I64);
+        hostAddr(L.TLB_LOAD); c.mem(ld.op, 0, 0);
+        c.op(Op.else);
+        c.get(LVA); c.i32(ld.size); c.i64(d.pc); c.call(F_READ);
+        if (ld.ext) c.op(ld.ext);
+        c.set(LVAL);
+        checkExit(i, next, () => { if (d.rd !== 0 && d.rd < 32) { c.get(LVAL); c.set(reg(d.rd)); } });
+        c.get(LVAL);
+        c.end();
+        setX(d.rd);
+      } else if (op in STORES) {
+        const st = STORES[op]!;
+        getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.set(LVA);
+        tlbHit(L.TLB_STORE, st.size);
+        c.enter(Op.if);
+        hostAddr(L.TLB_STORE); getX(d.rs2); c.mem(st.op, 0, 0);
+        c.op(Op.else);
+        c.get(LVA); c.i32(st.size); getX(d.rs2); c.i64(d.pc); c.call(F_WRITE);
+        checkExit(i, next);
+        c.end();
+      } else if (op in BRANCHES) {
+        getX(d.rs1); getX(d.rs2); c.op(BRANCHES[op]!);
+        c.enter(Op.if);
+        goto(d.pc + imm, i + 1);
+        c.end();
+        goto(next, i + 1);
+      } else if (op === O.OP_JAL) {
+        c.i64(next); setX(d.rd);
+        goto(d.pc + imm, i + 1);
+      } else if (op === O.OP_JALR) {
+        getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.i64(~1n); c.op(Op.i64And); c.set(LVA);
+        c.i64(next); setX(d.rd);
+        c.get(LVA);
+        exit(undefined, i + 1);
+      } else {
+        alu(d, imm);
+      }
+      if (i === b.insns.length - 1 && !isControl(op)) goto(next, i + 1);
+    });
   }
 
   function alu(d: DecodedInsn & { pc: bigint }, imm: bigint) {
@@ -315,45 +365,45 @@ function emit(entry: bigint, entryHost: number, insns: (DecodedInsn & { pc: bigi
         // needs care beyond zero, and for it the quotient is -x and the remainder 0.
         const isDiv = op === O.OP_DIV;
         rs2(); c.op(Op.i64Eqz);
-        c.block(Op.if, I64);
+        c.enter(Op.if, I64);
         if (isDiv) c.i64(-1n); else rs1();
         c.op(Op.else);
         rs2(); c.i64(-1n); c.op(Op.i64Eq);
-        c.block(Op.if, I64);
+        c.enter(Op.if, I64);
         if (isDiv) { c.i64(0n); rs1(); c.op(Op.i64Sub); } else c.i64(0n);
         c.op(Op.else);
         rs1(); rs2(); c.op(isDiv ? Op.i64DivS : Op.i64RemS);
-        c.op(Op.end); c.op(Op.end);
+        c.end(); c.end();
         break;
       }
       case O.OP_DIVU: case O.OP_REMU: {
         rs2(); c.op(Op.i64Eqz);
-        c.block(Op.if, I64);
+        c.enter(Op.if, I64);
         if (op === O.OP_DIVU) c.i64(-1n); else rs1();
         c.op(Op.else);
         rs1(); rs2(); c.op(op === O.OP_DIVU ? Op.i64DivU : Op.i64RemU);
-        c.op(Op.end);
+        c.end();
         break;
       }
       case O.OP_DIVW: case O.OP_REMW: {
         // In 64 bits the 32-bit overflow case cannot trap; truncation gives the ISA's answer.
         const isDiv = op === O.OP_DIVW;
         rs2(); c.op(Op.i32WrapI64); c.op(Op.i32Eqz);
-        c.block(Op.if, I64);
+        c.enter(Op.if, I64);
         if (isDiv) c.i64(-1n); else { rs1(); c.op(Op.i64Extend32S); }
         c.op(Op.else);
         rs1(); c.op(Op.i64Extend32S); rs2(); c.op(Op.i64Extend32S); c.op(isDiv ? Op.i64DivS : Op.i64RemS); c.op(Op.i64Extend32S);
-        c.op(Op.end);
+        c.end();
         break;
       }
       case O.OP_DIVUW: case O.OP_REMUW: {
         rs2(); c.op(Op.i32WrapI64); c.op(Op.i32Eqz);
-        c.block(Op.if, I64);
+        c.enter(Op.if, I64);
         if (op === O.OP_DIVUW) c.i64(-1n); else { rs1(); c.op(Op.i64Extend32S); }
         c.op(Op.else);
         rs1(); c.op(Op.i32WrapI64); rs2(); c.op(Op.i32WrapI64); c.op(op === O.OP_DIVUW ? Op.i32DivU : Op.i32RemU);
         c.op(Op.i64ExtendI32S);
-        c.op(Op.end);
+        c.end();
         break;
       }
       case O.OP_ADD_UW: uw(rs1); rs2(); c.op(Op.i64Add); break;

@@ -51,6 +51,18 @@ export function sleb(out: number[], v: bigint): void {
 /** Function body under construction. */
 export class Code {
   readonly bytes: number[] = [];
+  /** Nesting depth of structured control (block/loop/if), for computing branch depths. */
+  level = 0;
+  /** Opens a block, loop or if. */
+  enter(o: number, type: number = BLOCK_VOID): this { this.bytes.push(o, type); this.level++; return this; }
+  end(): this { this.bytes.push(Op.end); this.level--; return this; }
+  brTable(targets: number[], fallback: number): this {
+    this.bytes.push(0x0e);
+    uleb(this.bytes, targets.length);
+    for (const t of targets) uleb(this.bytes, t);
+    uleb(this.bytes, fallback);
+    return this;
+  }
   op(o: number): this { this.bytes.push(o); return this; }
   get(local: number): this { this.bytes.push(Op.localGet); uleb(this.bytes, local); return this; }
   set(local: number): this { this.bytes.push(Op.localSet); uleb(this.bytes, local); return this; }
@@ -73,7 +85,6 @@ export class Code {
     return this;
   }
   br(o: number, depth: number): this { this.bytes.push(o); uleb(this.bytes, depth); return this; }
-  block(o: number, type: number = BLOCK_VOID): this { this.bytes.push(o, type); return this; }
 }
 
 export interface FuncType { params: number[]; results: number[] }
