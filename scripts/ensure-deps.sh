@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what typervisor's commands need on a fresh Debian machine, then builds it.
 #   scripts/ensure-deps.sh main   - what `npm run main` needs (the cross compiler for the demo)
-#   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU as the reference)
+#   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU as the reference, and
+#                                   Chromium for the browser-worker test)
 # Debian packages are installed with apt-get only when missing; npm packages with `npm ci`
 # when node_modules is missing or older than package-lock.json.
 set -eu
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 want=${1:-test}
 
 packages="gcc-riscv64-linux-gnu"
-[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user chromium"
 
 missing=""
 for p in $packages; do

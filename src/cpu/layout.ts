@@ -78,6 +78,7 @@ export const S_JIT_VPC = 0x100468; // i64: virtual pc of a block the interpreter
 export const S_JIT_HOST = 0x100470; // i32: its wasm address
 export const S_DATAKEY = 0x100478; // i64: TLB key of data accesses (mirrors the core's global)
 export const S_RAN = 0x100480; // i32: instructions the last run() executed
+export const S_FETCHKEY = 0x100488; // i64: TLB key of instruction fetches (mirrors the core's global)
 
 /** S_FLAGS bits. */
 export const FLAG_SBI_IN_HOST = 1; // S-mode ecall exits run() with EXIT_ECALL instead of trapping to M

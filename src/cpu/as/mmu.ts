@@ -6,7 +6,7 @@
 // writes, sfence.vma and PMP writes flush. Pages that are MMIO carry TAG_MMIO so the fast path
 // (RAM only) misses while the slow path can still skip the walk.
 import {
-  TLB_FETCH, TLB_LOAD, TLB_STORE, TLB_ENTRIES, S_SATP, S_MSTATUS, S_RAM_PADDR, S_RAM_SIZE, RAM_OFFSET, S_DATAKEY,
+  TLB_FETCH, TLB_LOAD, TLB_STORE, TLB_ENTRIES, S_SATP, S_MSTATUS, S_RAM_PADDR, S_RAM_SIZE, RAM_OFFSET, S_DATAKEY, S_FETCHKEY,
 } from "../layout";
 import { priv, MSTATUS_MPRV, MSTATUS_SUM, MSTATUS_MXR, MSTATUS_MPP_SHIFT,
   CAUSE_FETCH_ACCESS, CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE } from "./state";
@@ -39,7 +39,8 @@ export function updateModeKeys(): void {
   dataKey = <u64>p | ((ms & MSTATUS_SUM) != 0 ? 4 : 0) | ((ms & MSTATUS_MXR) != 0 ? 8 : 0);
   fetchKey = <u64>priv;
   fetchPage = 1;
-  store<u64>(S_DATAKEY, dataKey); // translated code reads it from memory
+  store<u64>(S_DATAKEY, dataKey); // translated code reads the keys from memory
+  store<u64>(S_FETCHKEY, fetchKey);
 }
 
 export function setFetchPage(vpage: u64, hostPage: u64): void {

@@ -208,7 +208,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   const remaining = (n: number) => { c.get(LBUDGET); c.get(LCOUNT); c.op(Op.i32Sub); if (n) { c.i32(n); c.op(Op.i32Sub); } };
   /** Tail-calls the translation of static `next` if it is in this page, exists and budget remains. */
   const chain = (next: bigint, n: number) => {
-    if (next >> 12n !== entry >> 12n) return;
+    if (next >> 12n !== entry >> 12n) { c.i64(next); c.set(LVA); chainDynamic(n); return; }
     const hNext = entryHost + Number(next - entry);
     const je = L.JITMAP_BASE + (((hNext >>> 1) & (L.JITMAP_ENTRIES - 1)) << 4);
     remaining(n); c.i32(0); c.op(Op.i32GtS);
@@ -221,11 +221,35 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
     remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
     c.end(); c.end(); c.end();
   };
+  /** Tail-calls the translation of the pc in LVA (any page) when the fetch TLB maps its page to
+   *  RAM for the current privilege, a translation exists there, and budget remains. */
+  const chainDynamic = (n: number) => {
+    remaining(n); c.i32(0); c.op(Op.i32GtS);
+    c.enter(Op.if);
+    // e = fetch-TLB entry of the page; hit when its tag is page | fetch key (MMIO pages never hit).
+    c.get(LVA); c.i64(12n); c.op(Op.i64ShrU); c.op(Op.i32WrapI64); c.i32(L.TLB_ENTRIES - 1); c.op(Op.i32And);
+    c.i32(5); c.op(Op.i32Shl); c.tee(LE);
+    c.mem(Op.i64Load, 3, L.TLB_FETCH);
+    c.get(LVA); c.i64(~0xfffn); c.op(Op.i64And); c.i32(0); c.mem(Op.i64Load, 3, L.S_FETCHKEY); c.op(Op.i64Or);
+    c.op(Op.i64Eq);
+    c.enter(Op.if);
+    // LE ← JITMAP entry of the wasm address h = pc + hostDelta; LFLAG ← h.
+    c.get(LE); c.mem(Op.i64Load, 3, L.TLB_FETCH + 8); c.get(LVA); c.op(Op.i64Add); c.op(Op.i32WrapI64); c.tee(LFLAG);
+    c.i32(1); c.op(Op.i32ShrU); c.i32(L.JITMAP_ENTRIES - 1); c.op(Op.i32And); c.i32(4); c.op(Op.i32Shl); c.tee(LE);
+    c.mem(Op.i32Load, 2, L.JITMAP_BASE + 8); c.get(LFLAG); c.op(Op.i32Eq);
+    c.get(LE); c.mem(Op.i64Load, 3, L.JITMAP_BASE); c.get(LVA); c.op(Op.i64Eq); c.op(Op.i32And);
+    c.enter(Op.if);
+    c.get(LE); c.mem(Op.i32Load, 2, L.JITMAP_BASE + 12); c.tee(LFLAG);
+    c.enter(Op.if);
+    remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
+    c.end(); c.end(); c.end(); c.end();
+  };
   /** Leaves with pc = `next` (or the value on the stack when undefined), `n` more instructions done. */
   const exit = (next: bigint | undefined, n: number) => {
     if (next === undefined) c.set(LVAL);
     flush();
     if (next !== undefined) chain(next, n);
+    else { c.get(LVAL); c.set(LVA); chainDynamic(n); }
     c.i32(0);
     if (next === undefined) c.get(LVAL); else c.i64(next);
     c.mem(Op.i64Store, 3, L.S_PC);
