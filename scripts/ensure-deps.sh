@@ -3,7 +3,7 @@
 #   scripts/ensure-deps.sh main   - what `npm run main` needs (the cross compiler for the demo)
 #   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU as the reference, and
 #                                   Chromium for the browser-worker test)
-# Debian packages are installed with apt-get only when missing; npm packages with `npm ci`
+# Debian packages are installed with apt-get only when missing; npm packages with `npm install`
 # when node_modules is missing or older than package-lock.json.
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,7 +30,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   echo "typervisor: installing npm packages" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11's ci rejects this lockfile for missing optional
+  # platform packages of rollup (a vitest dependency) that install resolves without trouble.
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules
 fi
 

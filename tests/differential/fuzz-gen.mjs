@@ -1,28 +1,51 @@
 // Seeded random instruction-sequence generator for differential fuzzing (typervisor vs QEMU).
 //
-// generateProgram(seed, { length }) returns { source, listing } where `source` is a complete
-// assembly program for tests/programs/lib (crt0 calls main) and `listing` is the list of the
-// generated body instructions (one entry per instruction or block marker, in program order).
+// generateProgram(seed, { length, mode }) returns { source, listing, steps, mode, iterations }
+// where `source` is a complete assembly program for tests/programs/lib (crt0 calls main) and
+// `listing` is the list of the generated body instructions (one entry per instruction or label,
+// in program order).
 //
 // The program:
-//   * fills a 4 KiB scratch buffer with random bytes,
-//   * initialises every integer register (except the three reserved pointers below) and all
-//     32 FP registers with edge-case / random 64-bit values, sets frm randomly,
-//   * runs a random sequence of RV64IMAFDC + Zba/Zbb/Zbc/Zbs instructions (integer ALU, M,
-//     bit-manipulation, FP with every static rounding mode and dyn, compressed forms,
-//     loads/stores/AMOs/LR-SC on the scratch buffer, forward branches and jumps),
+//   * fills a 4 KiB scratch buffer with random bytes; the buffer straddles a 4 KiB page
+//     boundary at its middle, where the base pointers point,
+//   * initialises every integer register (except the reserved ones below) and all 32 FP
+//     registers with edge-case / random 64-bit values, sets frm randomly,
+//   * runs a random sequence of RV64IMAFDC + Zba/Zbb/Zbc/Zbs instructions (integer ALU, M with
+//     divisors 0 / -1 and most-negative dividends, bit-manipulation, FP with every static
+//     rounding mode and dyn, compressed forms, loads/stores of every width on the scratch buffer
+//     -- aligned, misaligned and crossing the page boundary --, aligned AMOs and LR/SC pairs,
+//     forward branches, jumps and computed jumps to labels),
 //   * stores all registers and fcsr, and prints them plus checksums of the buffer, then exits 0.
+//
+// Modes:
+//   straight  the sequence runs once (the interpreter only: nothing gets hot),
+//   loop      the sequence is the body of a counted loop run K = 100..300 times, made of many
+//             basic blocks (forward branches/jumps, plus small counted self-loops), so that the
+//             JIT translates them (a block is translated after 64 entries),
+//   smc       a loop like `loop` whose code is rewritten while it runs: "sites" in the body are
+//             overwritten (sw / sh / sb of new instruction bits, then fence.i) every 2^p
+//             iterations, before or after the point where they execute, so translated and
+//             decoded code must be dropped.
 //
 // Reserved registers (never written by the random body): x2/sp, x8/s0 and x31/t6 all point
 // into the scratch buffer (sp and s0 for the compressed sp-/rs1'-relative forms, t6 for the
-// rest). Instructions with legitimately differing results (counters, time, computed jump
-// targets) are never generated.
+// rest); in loop and smc modes also x30/t5 (the loop counter) and x29/t4 (inner-loop counter
+// and patch address). Instructions with legitimately differing results (counters, time,
+// Zicond which QEMU 7.2 lacks, ctzw of a zero low word which QEMU 7.2 gets wrong, misaligned
+// AMOs which QEMU 7.2 reports with another cause) are never generated.
 //
-// CLI: node tests/differential/fuzz-gen.mjs SEED [LENGTH]  -> prints the program
+// CLI: node tests/differential/fuzz-gen.mjs SEED [LENGTH|-] [straight|loop|smc]  -> prints the program
 
 const XNAMES = ['zero', 'ra', 'sp', 'gp', 'tp', 't0', 't1', 't2', 's0', 's1', 'a0', 'a1', 'a2', 'a3', 'a4', 'a5',
   'a6', 'a7', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9', 's10', 's11', 't3', 't4', 't5', 't6'];
-const RESERVED = new Set([2, 8, 31]);
+/** Pointers into the scratch buffer (all modes). */
+const PTR_REGS = [2, 8, 31];
+/** Loop counter (loop/smc modes). */
+const CNT = 't5';
+/** Inner-loop counter and patch address register (loop/smc modes). */
+const AUX = 't4';
+export const MODES = ['straight', 'loop', 'smc'];
+const MODE_SALT = { straight: 0, loop: 0x4c4f4f50, smc: 0x534d4321 };
 const BASE = 't6';
 const SCRATCH_SIZE = 4096;
 
@@ -107,23 +130,72 @@ const FP_RR = ['fmin', 'fmax', 'fsgnj', 'fsgnjn', 'fsgnjx'];
 const FP_CMP = ['feq', 'flt', 'fle'];
 const FP_FMA = ['fmadd', 'fmsub', 'fnmadd', 'fnmsub'];
 
+const DIV_OPS = new Set(['div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw']);
+const AMO_OPS = ['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu'];
+const MEM_OPS = [['lb', 1], ['lbu', 1], ['lh', 2], ['lhu', 2], ['lw', 4], ['lwu', 4], ['ld', 8], ['sb', 1],
+  ['sh', 2], ['sw', 4], ['sd', 8], ['flw', 4], ['fld', 8], ['fsw', 4], ['fsd', 8]];
+const INT_MEM_OPS = MEM_OPS.filter(([op]) => !op.startsWith('f'));
+const I_TYPE_ALU = ['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw'];
+
+/** Relative weights of the kinds of step. Loop bodies favour what the JIT translates (integer
+ *  code, loads/stores, branches) so that translated blocks are long; FP and AMOs end blocks. */
+const MIX = {
+  straight: { rr: 22, ri: 8, sh: 6, r1: 3, upper: 2, mem: 8, atomic: 4, fp: 22, rvc: 13, branch: 6, jump: 2,
+    indirect: 1, fmvxd: 2, misc: 2 },
+  loop: { rr: 24, ri: 10, sh: 7, r1: 4, upper: 2, mem: 14, atomic: 3, fp: 8, rvc: 12, branch: 9, jump: 2,
+    indirect: 2, inner: 2, fmvxd: 1, misc: 1 },
+};
+
 class Gen {
-  constructor(seed) {
-    this.r = makeRng(seed);
+  constructor(seed, mode) {
+    this.mode = mode;
+    this.r = makeRng((seed + MODE_SALT[mode]) >>> 0);
+    const reserved = mode === 'straight' ? PTR_REGS : [...PTR_REGS, XNAMES.indexOf(CNT), XNAMES.indexOf(AUX)];
+    this.reserved = new Set(reserved);
     this.lines = [];
     this.listing = [];
+    /** Lines for the read-only data section (smc replacement tables). */
+    this.data = [];
     this.label = 0;
+    /** Upper bound of the code bytes emitted so far (decides the loop's closing branch). */
+    this.bytes = 0;
+    this.mix = Object.entries(MIX[mode === 'straight' ? 'straight' : 'loop']);
+    this.mixTotal = this.mix.reduce((s, [, w]) => s + w, 0);
   }
   emit(text, listed = true) {
     this.lines.push(`    ${text}`);
     if (listed) this.listing.push(text);
+    if (!text.startsWith('.')) this.bytes += /^li\s/.test(text) ? 32 : /^lla\s/.test(text) ? 8 : 4;
+  }
+  place(label) {
+    this.lines.push(`${label}:`);
+    this.listing.push(`${label}:`);
+  }
+  newLabel(prefix = '.Lf') {
+    return `${prefix}${this.label++}`;
+  }
+  /** Runs `fn` and returns the source lines it emitted instead of adding them to the body. */
+  capture(fn) {
+    const lines = this.lines, listing = this.listing, bytes = this.bytes;
+    this.lines = [];
+    this.listing = [];
+    fn();
+    const out = this.lines;
+    this.lines = lines;
+    this.listing = listing;
+    this.bytes = bytes;
+    return out;
+  }
+  /** Any writable register other than x0. */
+  rd() {
+    let n;
+    do n = this.r.range(1, 31); while (this.reserved.has(n));
+    return XNAMES[n];
   }
   xd() {
     // destination: any non-reserved register, occasionally x0
     if (this.r.chance(0.03)) return 'zero';
-    let n;
-    do n = this.r.range(1, 30); while (RESERVED.has(n));
-    return XNAMES[n];
+    return this.rd();
   }
   xs() {
     return XNAMES[this.r.int(32)];
@@ -138,9 +210,16 @@ class Gen {
   fc() { return `f${this.r.range(8, 15)}`; }
   rm() { return this.r.pick(RMS); }
   imm12() { return this.r.chance(0.5) ? this.r.pick([0, 1, -1, 2047, -2048, 0x555, -0x556]) : this.r.range(-2048, 2047); }
+  /** Offset from t6 (the page boundary in the middle of the buffer) for a `size`-byte access that
+   *  stays inside the buffer: mostly naturally aligned, sometimes misaligned, sometimes
+   *  straddling the page boundary. */
   memOff(size) {
-    const lo = -2048, hi = 2047 - size + 1;
-    let o = this.r.range(lo, hi);
+    const r = this.r;
+    const k = r.int(20);
+    if (k < 3 && size > 1) return -r.range(1, size - 1); // crosses the page boundary (misaligned)
+    if (k < 4) return r.pick([-size, 0]); // aligned, touching the boundary from either side
+    const o = r.range(-2048, 2048 - size);
+    if (k < 8) return o; // any alignment
     return o - (((o % size) + size) % size);
   }
   rvc(text) {
@@ -152,43 +231,90 @@ class Gen {
 
   one() {
     const r = this.r;
-    const k = r.int(100);
-    if (k < 22) {
-      this.emit(`${r.pick(INT_RR)} ${this.xd()}, ${this.xs()}, ${this.xs()}`);
-    } else if (k < 30) {
-      this.emit(`${r.pick(INT_RI)} ${this.xd()}, ${this.xs()}, ${this.imm12()}`);
-    } else if (k < 36) {
-      const [op, max] = r.pick(INT_SH);
-      this.emit(`${op} ${this.xd()}, ${this.xs()}, ${r.chance(0.3) ? r.pick([0, 1, max]) : r.range(0, max)}`);
-    } else if (k < 39) {
-      this.emit(`${r.pick(INT_R1)} ${this.xd()}, ${this.xs()}`);
-    } else if (k < 41) {
-      const op = r.pick(['lui', 'auipc']);
-      this.emit(`${op} ${this.xd()}, ${r.chance(0.3) ? r.pick([0, 1, 0x80000, 0xfffff, 0x7ffff]) : r.range(0, 0xfffff)}`);
-    } else if (k < 49) {
-      this.memInsn();
-    } else if (k < 53) {
-      this.atomic();
-    } else if (k < 75) {
-      this.fpInsn();
-    } else if (k < 88) {
-      this.compressed();
-    } else if (k < 94) {
-      this.branch();
-    } else if (k < 96) {
-      this.jump();
-    } else if (k < 98) {
-      this.emit(`fmv.x.d ${this.xd()}, ${this.f()}`);
-    } else {
-      this.emit(r.pick(['fence', 'fence rw, rw', 'fence.i', 'nop', 'fence.tso']));
+    let k = r.int(this.mixTotal);
+    let kind = this.mix[0][0];
+    for (const [name, w] of this.mix) {
+      if (k < w) { kind = name; break; }
+      k -= w;
+    }
+    switch (kind) {
+      case 'rr': return this.intRR();
+      case 'ri': return this.intRI();
+      case 'sh': return this.intShift();
+      case 'r1': return this.intR1();
+      case 'upper': return this.upper();
+      case 'mem': return this.memInsn();
+      case 'atomic': return this.atomic();
+      case 'fp': return this.fpInsn();
+      case 'rvc': return this.compressed();
+      case 'branch': return this.branch();
+      case 'jump': return this.jump();
+      case 'indirect': return this.indirect();
+      case 'inner': return this.innerLoop();
+      case 'fmvxd': return this.emit(`fmv.x.d ${this.xd()}, ${this.f()}`);
+      default: return this.emit(r.pick(['fence', 'fence rw, rw', 'fence.i', 'nop', 'fence.tso']));
     }
   }
 
-  memInsn() {
+  /** Register-register integer op. Divisions sometimes get a divisor of 0 or -1 and a
+   *  most-negative dividend (set up just before), unless `single` asks for one instruction. */
+  intRR(single = false) {
     const r = this.r;
-    const ops = [['lb', 1], ['lbu', 1], ['lh', 2], ['lhu', 2], ['lw', 4], ['lwu', 4], ['ld', 8], ['sb', 1],
-      ['sh', 2], ['sw', 4], ['sd', 8], ['flw', 4], ['fld', 8], ['fsw', 4], ['fsd', 8]];
-    const [op, size] = r.pick(ops);
+    const op = r.pick(INT_RR);
+    const rd = this.xd();
+    let a = this.xs();
+    let b = this.xs();
+    if (!single && DIV_OPS.has(op) && r.chance(0.4)) {
+      const k = r.int(3);
+      if (k === 0) b = 'zero';
+      else {
+        b = this.rd();
+        this.emit(`addi ${b}, zero, ${k === 1 ? 0 : -1}`);
+      }
+      if (r.chance(0.5)) {
+        do a = this.rd(); while (a === b);
+        if (op.endsWith('w')) this.emit(`lui ${a}, 0x80000`); // low word 0x80000000
+        else {
+          this.emit(`addi ${a}, zero, 1`);
+          this.emit(`slli ${a}, ${a}, 63`);
+        }
+      }
+    }
+    this.emit(`${op} ${rd}, ${a}, ${b}`);
+  }
+  intRI() {
+    this.emit(`${this.r.pick(INT_RI)} ${this.xd()}, ${this.xs()}, ${this.imm12()}`);
+  }
+  intShift() {
+    const r = this.r;
+    const [op, max] = r.pick(INT_SH);
+    this.emit(`${op} ${this.xd()}, ${this.xs()}, ${r.chance(0.3) ? r.pick([0, 1, max]) : r.range(0, max)}`);
+  }
+  /** One-operand Zbb op. ctzw gets an operand whose low word is non-zero (QEMU 7.2 returns 63
+   *  instead of 32 for e.g. 0x8000000000000000); with `single` it is not generated at all. */
+  intR1(single = false) {
+    const r = this.r;
+    let op = r.pick(INT_R1);
+    if (op === 'ctzw') {
+      if (single) op = 'ctz';
+      else {
+        const t = this.rd();
+        this.emit(`bseti ${t}, ${this.xs()}, ${r.range(0, 31)}`);
+        this.emit(`ctzw ${this.xd()}, ${t}`);
+        return;
+      }
+    }
+    this.emit(`${op} ${this.xd()}, ${this.xs()}`);
+  }
+  upper() {
+    const r = this.r;
+    const op = r.pick(['lui', 'auipc']);
+    this.emit(`${op} ${this.xd()}, ${r.chance(0.3) ? r.pick([0, 1, 0x80000, 0xfffff, 0x7ffff]) : r.range(0, 0xfffff)}`);
+  }
+
+  memInsn(intOnly = false) {
+    const r = this.r;
+    const [op, size] = r.pick(intOnly ? INT_MEM_OPS : MEM_OPS);
     const off = this.memOff(size);
     if (op.startsWith('fl')) this.emit(`${op} ${this.f()}, ${off}(${BASE})`);
     else if (op.startsWith('fs')) this.emit(`${op} ${this.f()}, ${off}(${BASE})`);
@@ -196,21 +322,30 @@ class Gen {
     else this.emit(`${op} ${this.xs()}, ${off}(${BASE})`);
   }
 
+  /** AMOs and LR/SC, always naturally aligned: on t6 itself or on a register just set to an
+   *  aligned address in the buffer. */
   atomic() {
     const r = this.r;
     const w = r.pick(['w', 'd']);
+    const size = w === 'w' ? 4 : 8;
     const ord = r.pick(['', '.aq', '.rl', '.aqrl']);
+    let addr = BASE;
+    if (r.chance(0.6)) {
+      addr = this.rd();
+      this.emit(`addi ${addr}, ${BASE}, ${size * r.range(-2048 / size, 2048 / size - 1)}`);
+    }
     const k = r.int(10);
     if (k < 7) {
-      const op = r.pick(['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu']);
-      this.emit(`${op}.${w}${ord} ${this.xd()}, ${this.xs()}, (${BASE})`);
+      this.emit(`${r.pick(AMO_OPS)}.${w}${ord} ${this.xd()}, ${this.xs()}, (${addr})`);
     } else if (k < 9) {
-      // adjacent LR/SC pair: the SC succeeds
-      this.emit(`lr.${w}${ord} ${this.xd()}, (${BASE})`);
-      this.emit(`sc.${w}${r.pick(['', '.rl', '.aqrl'])} ${this.xd()}, ${this.xs()}, (${BASE})`);
+      // adjacent LR/SC pair: the SC succeeds (the LR must not overwrite the address)
+      let d;
+      do d = this.xd(); while (d === addr);
+      this.emit(`lr.${w}${ord} ${d}, (${addr})`);
+      this.emit(`sc.${w}${r.pick(['', '.rl', '.aqrl'])} ${this.xd()}, ${this.xs()}, (${addr})`);
     } else {
       // SC without a reservation (every LR above is consumed by its SC): fails
-      this.emit(`sc.${w}${ord} ${this.xd()}, ${this.xs()}, (${BASE})`);
+      this.emit(`sc.${w}${ord} ${this.xd()}, ${this.xs()}, (${addr})`);
     }
   }
 
@@ -241,11 +376,13 @@ class Gen {
     }
   }
 
-  compressed() {
+  /** One 16-bit instruction (never control flow). `intOnly` leaves out the FP ones. */
+  compressed(intOnly = false) {
     const r = this.r;
     const nz6 = () => { let v; do v = r.range(-32, 31); while (v === 0); return v; };
-    const rd = () => { let n; do n = r.range(1, 30); while (RESERVED.has(n)); return XNAMES[n]; };
-    const k = r.int(26);
+    const rd = () => this.rd();
+    let k;
+    do k = r.int(26); while (intOnly && [17, 18, 23, 24].includes(k));
     switch (k) {
       case 0: return this.rvc(`c.addi ${rd()}, ${nz6()}`);
       case 1: return this.rvc(`c.addiw ${rd()}, ${r.range(-32, 31)}`);
@@ -281,9 +418,16 @@ class Gen {
     }
   }
 
+  /** Body of a branch/jump shadow: a few non-control instructions (longer in loop modes, so
+   *  that translated blocks have some length). */
+  shadow(max) {
+    const n = this.r.range(1, this.mode === 'straight' ? max : max + 3);
+    for (let i = 0; i < n; i++) this.simple();
+  }
+
   branch() {
     const r = this.r;
-    const l = `.Lf${this.label++}`;
+    const l = this.newLabel();
     const k = r.int(10);
     if (k < 7) {
       const op = r.pick(['beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu']);
@@ -292,43 +436,175 @@ class Gen {
       const b = r.chance(0.2) ? a : this.xs();
       this.emit(`${op} ${a}, ${b}, ${l}`);
     } else {
-      this.emit(`.option push`, false);
-      this.emit(`.option rvc`, false);
-      this.emit(`${r.pick(['c.beqz', 'c.bnez'])} ${this.xsc()}, ${l}`);
-      this.emit(`.option pop`, false);
+      this.rvc(`${r.pick(['c.beqz', 'c.bnez'])} ${this.xsc()}, ${l}`);
     }
-    const n = r.range(1, 4);
-    for (let i = 0; i < n; i++) this.simple();
-    this.lines.push(`${l}:`);
-    this.listing.push(`${l}:`);
+    this.shadow(4);
+    this.place(l);
   }
 
   jump() {
     const r = this.r;
-    const l = `.Lf${this.label++}`;
+    const l = this.newLabel();
     if (r.chance(0.5)) this.emit(`jal ${this.xd()}, ${l}`);
     else this.rvc(`c.j ${l}`);
-    const n = r.range(1, 3);
-    for (let i = 0; i < n; i++) this.simple();
-    this.lines.push(`${l}:`);
-    this.listing.push(`${l}:`);
+    this.shadow(3);
+    this.place(l);
+  }
+
+  /** A computed jump forward to a label: jalr (with an offset, sometimes an odd target whose
+   *  bit 0 jalr clears), c.jr or c.jalr through a register loaded with lla. */
+  indirect() {
+    const r = this.r;
+    const l = this.newLabel();
+    const t = this.rd();
+    const k = r.int(4);
+    if (k < 2) {
+      const off = k === 0 ? 0 : 2 * r.range(-100, 100);
+      const odd = r.chance(0.3) ? 1 : 0;
+      const adj = odd - off;
+      this.emit(`lla ${t}, ${l}${adj < 0 ? '-' : '+'}${Math.abs(adj)}`);
+      this.emit(`jalr ${this.xd()}, ${off}(${t})`);
+    } else {
+      this.emit(`lla ${t}, ${l}`);
+      this.rvc(k === 2 ? `c.jr ${t}` : `c.jalr ${t}`);
+    }
+    this.shadow(3);
+    this.place(l);
+  }
+
+  /** A counted self-loop (its block branches back to its own start, which the JIT keeps
+   *  looping inside one translated function): t4 = 1..40 rounds of a few integer steps. */
+  innerLoop(site = null) {
+    const r = this.r;
+    const l = this.newLabel('.Li');
+    this.emit(`addi ${AUX}, zero, ${r.range(1, 40)}`);
+    this.place(l);
+    const n = r.range(1, 6);
+    const at = site ? r.range(0, n) : -1;
+    for (let i = 0; i <= n; i++) {
+      if (i === at) site();
+      if (i < n) this.simpleInt();
+    }
+    if (r.chance(0.5)) this.emit(`addi ${AUX}, ${AUX}, -1`);
+    else this.rvc(`c.addi ${AUX}, -1`);
+    this.emit(r.pick([`bnez ${AUX}, ${l}`, `blt zero, ${AUX}, ${l}`, `bltu zero, ${AUX}, ${l}`, `bne ${AUX}, zero, ${l}`]));
   }
 
   /** A non-control-flow instruction (for branch shadows). */
   simple() {
-    const r = this.r;
-    const k = r.int(4);
-    if (k === 0) this.emit(`${r.pick(INT_RR)} ${this.xd()}, ${this.xs()}, ${this.xs()}`);
-    else if (k === 1) this.emit(`${r.pick(INT_RI)} ${this.xd()}, ${this.xs()}, ${this.imm12()}`);
+    const k = this.r.int(6);
+    if (k === 0) this.intRR();
+    else if (k === 1) this.intRI();
     else if (k === 2) this.fpInsn();
-    else this.memInsn();
+    else if (k === 3) this.memInsn();
+    else if (k === 4) this.intShift();
+    else this.compressed();
+  }
+
+  /** A non-control integer instruction (what translated blocks are made of). */
+  simpleInt() {
+    const k = this.r.int(12);
+    if (k < 3) this.intRR();
+    else if (k < 5) this.intRI();
+    else if (k < 6) this.intShift();
+    else if (k < 7) this.intR1();
+    else if (k < 9) this.memInsn(true);
+    else if (k < 11) this.compressed(true);
+    else this.fpInsn(); // now and then something the translator stops at
+  }
+
+  /** Exactly one 32-bit non-control instruction (for code that gets patched in). */
+  one32() {
+    const k = this.r.int(8);
+    if (k < 2) this.intRR(true);
+    else if (k < 3) this.intRI();
+    else if (k < 4) this.intShift();
+    else if (k < 5) this.intR1(true);
+    else if (k < 6) this.memInsn();
+    else if (k < 7) this.fpInsn();
+    else this.upper();
+  }
+
+  /** 4 bytes of code for an smc site or replacement: one 32-bit instruction or two 16-bit ones
+   *  (always two 16-bit ones for halfword-patched sites). */
+  slot(kind) {
+    if (kind === 'h' || (kind === 'w' && this.r.chance(0.3))) {
+      this.compressed();
+      this.compressed();
+    } else if (kind === 'b') {
+      this.emit(`${this.r.pick(I_TYPE_ALU)} ${this.xd()}, ${this.xs()}, ${this.imm12()}`);
+    } else this.one32();
+  }
+
+  /**
+   * An smc site: 4 bytes of code that patch sequences overwrite. Kind `w` is replaced whole
+   * (sw) by one of four 4-byte alternatives, kind `h` is two 16-bit instructions of which one is
+   * replaced (sh), kind `b` is an I-type ALU instruction whose top immediate byte (bits 31:24)
+   * is overwritten (sb) with the low byte of some register.
+   */
+  site(i) {
+    const { label, table, kind } = this.sites[i];
+    this.place(label);
+    this.slot(kind);
+    this.lines.push(`    .if . - ${label} - 4`, `    .error "smc site ${i} is not 4 bytes"`, '    .endif');
+    if (kind !== 'b') {
+      this.data.push('    .balign 4', `${table}:`);
+      for (let j = 0; j < 4; j++) this.data.push(...this.capture(() => this.slot(kind)));
+      this.data.push(`    .if . - ${table} - 16`, `    .error "smc table ${i} is not 16 bytes"`, '    .endif');
+    }
+  }
+
+  /** Rewrites site `s` when the loop counter is a multiple of 2^p (p = 0: every iteration),
+   *  choosing the replacement from the counter's next bits, then fence.i. */
+  patch(s) {
+    const r = this.r;
+    const p = r.pick([0, 1, 2, 4, 5, 6, 6, 7]);
+    const skip = this.newLabel('.Lk');
+    const v = this.rd();
+    if (p > 0) {
+      this.emit(`andi ${AUX}, ${CNT}, ${(1 << p) - 1}`);
+      this.emit(`bnez ${AUX}, ${skip}`);
+    }
+    if (s.kind === 'b') {
+      this.emit(`lla ${AUX}, ${s.label}`);
+      this.emit(`sb ${r.chance(0.5) ? CNT : this.xs()}, 3(${AUX})`);
+    } else {
+      if (p > 0) {
+        this.emit(`srli ${AUX}, ${CNT}, ${p}`);
+        this.emit(`andi ${AUX}, ${AUX}, 3`);
+      } else this.emit(`andi ${AUX}, ${CNT}, 3`);
+      this.emit(`lla ${v}, ${s.table}`);
+      if (r.chance(0.5)) this.emit(`sh2add ${AUX}, ${AUX}, ${v}`);
+      else {
+        this.emit(`slli ${AUX}, ${AUX}, 2`);
+        this.emit(`add ${AUX}, ${AUX}, ${v}`);
+      }
+      if (s.kind === 'w') {
+        this.emit(`lw ${v}, 0(${AUX})`);
+        this.emit(`lla ${AUX}, ${s.label}`);
+        this.emit(`sw ${v}, 0(${AUX})`);
+      } else {
+        const off = r.pick([0, 2]);
+        this.emit(`lhu ${v}, ${off}(${AUX})`);
+        this.emit(`lla ${AUX}, ${s.label}`);
+        this.emit(`sh ${v}, ${off}(${AUX})`);
+      }
+    }
+    this.emit('fence.i');
+    if (p > 0) this.place(skip);
   }
 }
 
-export function generateProgram(seed, { length = null } = {}) {
-  const g = new Gen(seed >>> 0);
+/**
+ * Generates one program. `mode` is 'straight' (default), 'loop' or 'smc'; `length` fixes the
+ * number of random steps (default 200..500 straight, 80..300 in a loop).
+ */
+export function generateProgram(seed, { length = null, mode = 'straight' } = {}) {
+  if (!MODES.includes(mode)) throw new Error(`unknown fuzz mode ${mode}`);
+  const g = new Gen(seed >>> 0, mode);
   const r = g.r;
-  const n = length ?? r.range(200, 500);
+  const looped = mode !== 'straight';
+  const n = length ?? (looped ? r.range(80, 300) : r.range(200, 500));
   const xinit = [];
   for (let i = 0; i < 32; i++) xinit.push(randInt64(r));
   const finit = [];
@@ -336,13 +612,48 @@ export function generateProgram(seed, { length = null } = {}) {
   const scratch = [];
   for (let i = 0; i < SCRATCH_SIZE / 8; i++) scratch.push(r.chance(0.25) ? randFpBits(r) : randInt64(r));
   const frm = r.int(5);
+  const iterations = looped ? r.range(100, 300) : 1;
 
-  for (let i = 0; i < n; i++) g.one();
+  // smc: where the sites and their patch sequences go (step index -> actions)
+  const events = new Map();
+  const at = (i, action) => { if (!events.has(i)) events.set(i, []); events.get(i).push(action); };
+  g.sites = [];
+  if (mode === 'smc') {
+    const nSites = r.range(2, 5);
+    for (let i = 0; i < nSites; i++) {
+      // (a patch sequence may come before its site: it names a label defined later)
+      g.sites.push({ label: `.Ls${i}`, table: `fz_alt${i}`, kind: r.pick(['w', 'w', 'h', 'b']) });
+      const inLoop = r.chance(0.3);
+      at(r.int(n), () => (inLoop ? g.innerLoop(() => g.site(i)) : g.site(i)));
+      const nPatches = r.range(1, 2);
+      for (let j = 0; j < nPatches; j++) at(r.int(n + 1), () => g.patch(g.sites[i]));
+    }
+  }
+
+  if (looped) {
+    g.emit(`addi ${CNT}, zero, ${iterations}`);
+    g.place('.Lloop');
+  }
+  for (let i = 0; i <= n; i++) {
+    for (const action of events.get(i) ?? []) action();
+    if (i < n) g.one();
+  }
+  if (looped) {
+    g.emit(`addi ${CNT}, ${CNT}, -1`);
+    if (g.bytes < 3500 && r.chance(0.7)) g.emit(`bnez ${CNT}, .Lloop`);
+    else {
+      g.emit(`beqz ${CNT}, .Ldone`);
+      g.emit('j .Lloop');
+      g.place('.Ldone');
+    }
+  }
 
   const out = [];
-  out.push(`/* Generated by tests/differential/fuzz-gen.mjs, seed ${seed >>> 0}, ${n} steps. */`);
+  out.push(`/* Generated by tests/differential/fuzz-gen.mjs, seed ${seed >>> 0}, mode ${mode}, ${n} steps` +
+    `${looped ? `, ${iterations} iterations` : ''}. */`);
   out.push('#include "test.h"');
   out.push('    .option norvc');
+  out.push('    .option norelax');
   out.push('    .text');
   out.push('    .globl main');
   out.push('main:');
@@ -352,7 +663,7 @@ export function generateProgram(seed, { length = null } = {}) {
   out.push(`    csrwi frm, ${frm}`);
   out.push('    csrwi fflags, 0');
   for (let i = 1; i < 31; i++) {
-    if (RESERVED.has(i)) continue;
+    if (PTR_REGS.includes(i)) continue;
     out.push(`    ld ${XNAMES[i]}, ${8 * i}(t6)`);
   }
   out.push(`    lla sp, fz_scratch + ${SCRATCH_SIZE / 2}`);
@@ -387,14 +698,20 @@ export function generateProgram(seed, { length = null } = {}) {
   for (const v of xinit) out.push(`    .dword ${hex64(v)}`);
   out.push('fz_finit:');
   for (const v of finit) out.push(`    .dword ${hex64(v)}`);
-  out.push('    .balign 64');
+  // The buffer's middle (where sp and t6 point) is a page boundary.
+  out.push('    .balign 4096');
+  out.push(`    .space ${4096 - SCRATCH_SIZE / 2}`);
   out.push('fz_scratch:');
   for (const v of scratch) out.push(`    .dword ${hex64(v)}`);
+  if (g.data.length) {
+    out.push('    .section .rodata');
+    out.push(...g.data);
+  }
   out.push('    .bss');
   out.push('    .balign 8');
   out.push('fz_xout: .space 256');
   out.push('fz_fout: .space 256');
-  return { source: out.join('\n') + '\n', listing: g.listing, steps: n };
+  return { source: out.join('\n') + '\n', listing: g.listing, steps: n, mode, iterations };
 }
 
 /** Names a dump line key ("x5", "f3", "fcsr", "mem", "mem[512..]") in assembler terms. */
@@ -427,6 +744,7 @@ export function writersOf(listing, key) {
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const seed = Number(process.argv[2] ?? 1);
-  const len = process.argv[3] ? Number(process.argv[3]) : null;
-  process.stdout.write(generateProgram(seed, { length: len }).source);
+  const len = process.argv[3] && process.argv[3] !== '-' ? Number(process.argv[3]) : null;
+  const mode = process.argv[4] ?? 'straight';
+  process.stdout.write(generateProgram(seed, { length: len, mode }).source);
 }
