@@ -670,7 +670,9 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   out.push(`    lla s0, fz_scratch + ${SCRATCH_SIZE / 2 + 256}`);
   out.push(`    lla t6, fz_scratch + ${SCRATCH_SIZE / 2}`);
   out.push('    /* ---- random body ---- */');
+  out.push('fz_body:');
   out.push(...g.lines);
+  out.push('fz_body_end:');
   out.push('    /* ---- dump ---- */');
   out.push('    lla t6, fz_xout');
   for (let i = 1; i < 31; i++) out.push(`    sd ${XNAMES[i]}, ${8 * i}(t6)`);

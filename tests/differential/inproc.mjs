@@ -1,0 +1,85 @@
+// Runs a bare-metal ELF on typervisor inside this process (through the built library in dist/,
+// the same code bin/typervisor.js runs), with the JIT on or off, and reports the JIT's counters.
+//
+//   runInProcess(elf, { jit: true, timeoutMs })
+//     -> { stdout: Buffer, code, timedOut,
+//          jit: { translated, refused, ... } | undefined,   the BlockCompiler's counters
+//          translatedPcs: bigint[] }                         guest pc of every block translated
+//
+// CLI (compares JIT on/off and prints the counters):
+//   node tests/differential/inproc.mjs ELF
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const DIST = path.resolve(HERE, '..', '..', 'dist');
+
+let libs;
+async function load() {
+  libs ??= Promise.all([
+    import(pathToFileURL(path.join(DIST, 'vmm', 'machine.js')).href),
+    import(pathToFileURL(path.join(DIST, 'cpu', 'hart.js')).href),
+    import(pathToFileURL(path.join(DIST, 'cpu', 'layout.js')).href),
+  ]).then(([machine, hart, layout]) => ({ Machine: machine.Machine, Hart: hart.Hart, S_JIT_VPC: layout.S_JIT_VPC }));
+  return libs;
+}
+
+export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memBytes = 128 * 1024 * 1024 } = {}) {
+  const { Machine, Hart, S_JIT_VPC } = await load();
+  const bytes = new Uint8Array(await readFile(elf));
+  const out = [];
+  const translatedPcs = [];
+  let hart;
+  const createHart = async (o) => {
+    hart = await Hart.create({ ...o, jit });
+    const compiler = hart.jit;
+    if (compiler) {
+      // Note which block each translation is for (the pc the interpreter found hot).
+      const view = new DataView(hart.memory.buffer);
+      const compile = compiler.compilePending.bind(compiler);
+      compiler.compilePending = () => {
+        const vpc = view.getBigUint64(S_JIT_VPC, true);
+        const before = compiler.stats.translated;
+        compile();
+        if (compiler.stats.translated > before) translatedPcs.push(vpc);
+      };
+    }
+    return hart;
+  };
+  const machine = await Machine.create(
+    { memBytes, bios: 'none', kernel: { name: elf, bytes } },
+    { console: (b) => out.push(Buffer.from(b)) },
+    { createHart },
+  );
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    machine.quit(124);
+  }, timeoutMs);
+  try {
+    machine.start();
+    const exit = await machine.exited;
+    return {
+      stdout: Buffer.concat(out),
+      code: exit.code & 0xff,
+      timedOut,
+      jit: hart.jit ? { ...hart.jit.stats } : undefined,
+      translatedPcs,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const elf = process.argv[2];
+  const on = await runInProcess(elf, { jit: true });
+  const off = await runInProcess(elf, { jit: false });
+  console.log(`jit on:  exit ${on.code}, stats ${JSON.stringify(on.jit)}`);
+  console.log(`jit off: exit ${off.code}`);
+  const a = on.stdout.toString('latin1').split('\n');
+  const b = off.stdout.toString('latin1').split('\n');
+  const diff = a.map((l, i) => [l, b[i]]).filter(([x, y]) => x !== y);
+  console.log(diff.length ? `differs:\n${diff.map(([x, y]) => `  jit ${x}\n  int ${y}`).join('\n')}` : 'same output');
+}
