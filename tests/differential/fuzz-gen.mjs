@@ -558,7 +558,8 @@ class Gen {
    *  choosing the replacement from the counter's next bits, then fence.i. */
   patch(s) {
     const r = this.r;
-    const p = r.pick([0, 1, 2, 4, 5, 6, 6, 7]);
+    // (2^p must not exceed the iteration count, or the patch would never run)
+    const p = r.pick(this.iterations >= 256 ? [0, 1, 2, 4, 5, 6, 6, 7] : [0, 1, 2, 4, 5, 6, 6]);
     const skip = this.newLabel('.Lk');
     const v = this.rd();
     if (p > 0) {
@@ -613,6 +614,7 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   for (let i = 0; i < SCRATCH_SIZE / 8; i++) scratch.push(r.chance(0.25) ? randFpBits(r) : randInt64(r));
   const frm = r.int(5);
   const iterations = looped ? r.range(100, 300) : 1;
+  g.iterations = iterations;
 
   // smc: where the sites and their patch sequences go (step index -> actions)
   const events = new Map();

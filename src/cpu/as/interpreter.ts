@@ -80,6 +80,15 @@ export function run(budget: i32): i32 {
   // looked up and execution counted, so straight-line interpretation pays nothing for the JIT.
   let blockStart = true;
   while (n > 0) {
+    // After MMIO (by the previous instruction or translated code): the device may have asked
+    // to stop or raised an interrupt line.
+    if (ioEvent) {
+      clearIoEvent();
+      setPc(lpc);
+      if (stopRequested()) { exit = EXIT_STOP; break; }
+      checkInterrupts();
+      lpc = pc; fp = fetchPage; fhb = fetchHostBase;
+    }
     n--;
     let h: usize;
     if ((lpc & PAGE_MASK) == fp) {
@@ -101,13 +110,6 @@ export function run(budget: i32): i32 {
           lpc = load<u64>(S_PC);
           fp = fetchPage; fhb = fetchHostBase;
           blockStart = true;
-          if (ioEvent) {
-            clearIoEvent();
-            setPc(lpc);
-            if (stopRequested()) { exit = EXIT_STOP; break; }
-            checkInterrupts();
-            lpc = pc; fp = fetchPage; fhb = fetchHostBase;
-          }
           continue;
         }
       } else {
@@ -375,13 +377,11 @@ export function run(budget: i32): i32 {
         if (trapped) { clearTrapped(); lpc = pc; fp = fetchPage; fhb = fetchHostBase; continue; }
     }
     lpc = npc;
-    if (ioEvent) {
-      clearIoEvent();
-      setPc(lpc);
-      if (stopRequested()) { exit = EXIT_STOP; break; }
-      checkInterrupts();
-      lpc = pc; fp = fetchPage; fhb = fetchHostBase;
-    }
+  }
+  // The last instruction's MMIO may have asked to stop (e.g. the test finisher).
+  if (ioEvent) {
+    clearIoEvent();
+    if (stopRequested()) exit = EXIT_STOP;
   }
   setPc(lpc);
   const done = <u64>(budget - n);
