@@ -14,6 +14,9 @@
 //   FUZZ_LENGTH     fixed number of random steps (default: 200..500 straight, 80..300 looped)
 //   FUZZ_JOBS       seeds run at the same time (default 3)
 //   FUZZ_TIMEOUT_MS typervisor's time limit per seed (default 30000)
+//   FUZZ_RUNNER     `inproc` (default): typervisor runs inside the test process through dist/
+//                   (the library bin/typervisor.js uses; saves a Node start per seed), `cli`:
+//                   spawns bin/typervisor.js like the other differential tests
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +43,19 @@ const BASE = count('FUZZ_SEED_BASE', 1);
 const LENGTH = process.env.FUZZ_LENGTH ? Number(process.env.FUZZ_LENGTH) : null;
 const JOBS = Math.max(1, count('FUZZ_JOBS', 3));
 const TIMEOUT_MS = count('FUZZ_TIMEOUT_MS', 30000);
+const RUNNER = process.env.FUZZ_RUNNER || 'inproc';
+if (RUNNER !== 'inproc' && RUNNER !== 'cli') throw new Error(`FUZZ_RUNNER must be inproc or cli, not ${RUNNER}`);
+
+/** Runs the ELF on typervisor: { stdout: Buffer, code, timedOut, stderr }. */
+async function runTypervisor(elf: string) {
+  if (RUNNER === 'cli') return runOnTypervisor(elf, { timeoutMs: TIMEOUT_MS });
+  try {
+    const r = await runInProcess(elf, { jit: true, timeoutMs: TIMEOUT_MS });
+    return { ...r, stderr: '' };
+  } catch (e) {
+    return { stdout: Buffer.alloc(0), code: null, timedOut: false, stderr: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  }
+}
 const FUZZ_DIR = path.join(BUILD_DIR, 'fuzz');
 
 /** At most JOBS seeds at a time (each runs gcc, QEMU and typervisor). */
@@ -95,7 +111,7 @@ async function bodyRange(elf: string): Promise<[bigint, bigint]> {
 
 async function checkSeed(mode: Mode, s: number) {
   const { src, elf, listing, iterations } = await buildSeed(mode, s);
-  const [q, t] = await Promise.all([runOnQemu(elf, { timeoutMs: 30000 }), runOnTypervisor(elf, { timeoutMs: TIMEOUT_MS })]);
+  const [q, t] = await Promise.all([runOnQemu(elf, { timeoutMs: 30000 }), runTypervisor(elf)]);
   const qs = q.stdout.toString('latin1');
   expect(q.code, `QEMU exit status, ${mode} seed ${s}: ${q.stderr}`).toBe(0);
   expect(qs, `QEMU output for ${mode} seed ${s}`).toContain('fuzz done');

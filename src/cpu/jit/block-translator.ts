@@ -109,7 +109,9 @@ const writesRd = (op: number) => !(op in STORES) && !(op in BRANCHES) && op !== 
 
 export interface TranslatedBlock { bytes: Uint8Array; instructions: number; blocks: number }
 
-type Insn = DecodedInsn & { pc: bigint };
+/** A decoded instruction at its pc; `target` is a jalr's target when the block computed its
+ *  base register from constants (auipc/lui/addi: the `auipc ra; jalr off(ra)` call idiom). */
+type Insn = DecodedInsn & { pc: bigint; target?: bigint };
 interface Block { pc: bigint; insns: Insn[] }
 
 /** Instructions translated into one function at most (bounds compile time and code size). */
@@ -120,11 +122,21 @@ const MAX_BLOCKS = 48;
  *  instruction is not translatable. */
 function decodeBlock(pc: bigint, a: number, decodeAt: DecodeAt, readHalf: (a: number) => number): Insn[] {
   const insns: Insn[] = [];
+  const known = new Map<number, bigint>(); // registers holding constants the block computed
   while (insns.length < MAX_BLOCK) {
     if ((a & 0xfff) === 0xffe && (readHalf(a) & 3) === 3) break; // 32-bit instruction crossing the page
     const d = decodeAt(a);
     if (!supported(d.op)) break;
-    insns.push({ ...d, pc });
+    const insn: Insn = { ...d, pc };
+    const base = known.get(d.rs1);
+    if (d.op === O.OP_JALR && base !== undefined) insn.target = BigInt.asUintN(64, base + BigInt(d.imm)) & ~1n;
+    if (writesRd(d.op)) {
+      if (d.op === O.OP_AUIPC) known.set(d.rd, BigInt.asUintN(64, pc + BigInt(d.imm)));
+      else if (d.op === O.OP_LUI) known.set(d.rd, BigInt.asUintN(64, BigInt(d.imm)));
+      else if (d.op === O.OP_ADDI && (base !== undefined || d.rs1 === 0)) known.set(d.rd, BigInt.asUintN(64, (base ?? 0n) + BigInt(d.imm)));
+      else known.delete(d.rd);
+    }
+    insns.push(insn);
     if (isControl(d.op)) break;
     a += d.len;
     pc += BigInt(d.len);
@@ -133,14 +145,29 @@ function decodeBlock(pc: bigint, a: number, decodeAt: DecodeAt, readHalf: (a: nu
   return insns;
 }
 
-/** Static successors of a block: branch targets and fall-throughs (jalr has none). */
+/** Successors of a block: branch targets and fall-throughs, and for calls (jal/jalr with a link
+ *  register) the return point, so a callee's return can land back inside the region. */
 function successors(b: Block): bigint[] {
   const last = b.insns[b.insns.length - 1]!;
   const next = last.pc + BigInt(last.len);
   if (last.op in BRANCHES) return [last.pc + BigInt(last.imm), next];
-  if (last.op === O.OP_JAL) return [last.pc + BigInt(last.imm)];
-  if (last.op === O.OP_JALR) return [];
+  if (last.op === O.OP_JAL) return last.rd !== 0 && last.rd < 32 ? [last.pc + BigInt(last.imm), next] : [last.pc + BigInt(last.imm)];
+  if (last.op === O.OP_JALR) {
+    const out = last.target !== undefined ? [last.target] : [];
+    return last.rd !== 0 && last.rd < 32 ? [...out, next] : out;
+  }
   return [next];
+}
+
+/** Return points of the region's calls: where an indirect jump (a return) most likely goes. */
+function returnPoints(blocks: Block[], index: Map<bigint, number>): bigint[] {
+  const points = new Set<bigint>();
+  for (const b of blocks) {
+    const last = b.insns[b.insns.length - 1]!;
+    const next = last.pc + BigInt(last.len);
+    if ((last.op === O.OP_JAL || last.op === O.OP_JALR) && last.rd !== 0 && last.rd < 32 && index.has(next)) points.add(next);
+  }
+  return [...points].slice(0, 8);
 }
 
 /**
@@ -187,6 +214,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   };
   const index = new Map<bigint, number>();
   blocks.forEach((b, i) => index.set(b.pc, i));
+  const returns = returnPoints(blocks, index);
   for (const b of blocks) {
     for (const d of b.insns) {
       for (const r of [d.rs1, d.rs2]) if (r !== 0 && r < 32) reg(r);
@@ -350,9 +378,19 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
       } else if (op === O.OP_JAL) {
         c.i64(next); setX(d.rd);
         goto(d.pc + imm, i + 1);
+      } else if (op === O.OP_JALR && d.target !== undefined) {
+        c.i64(next); setX(d.rd);
+        goto(d.target, i + 1);
       } else if (op === O.OP_JALR) {
         getX(d.rs1); c.i64(imm); c.op(Op.i64Add); c.i64(~1n); c.op(Op.i64And); c.set(LVA);
         c.i64(next); setX(d.rd);
+        // A return to one of this region's call sites continues inside the function.
+        for (const p of returns) {
+          c.get(LVA); c.i64(p); c.op(Op.i64Eq);
+          c.enter(Op.if);
+          goto(p, i + 1);
+          c.end();
+        }
         c.get(LVA);
         exit(undefined, i + 1);
       } else {
