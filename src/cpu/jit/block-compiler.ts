@@ -12,6 +12,7 @@ export interface JitCoreExports {
   mulh: unknown;
   mulhsu: unknown;
   mulhu: unknown;
+  jitFp: unknown;
 }
 
 /** Table slots used before everything is dropped and numbering restarts (bounds memory use). */
@@ -44,7 +45,7 @@ export class BlockCompiler {
       const instance = new WebAssembly.Instance(module, {
         core: {
           jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
-          mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu,
+          mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp,
         },
         env: { memory: this.memory, table: this.table },
       });
@@ -75,7 +76,7 @@ export class BlockCompiler {
     const v = this.view;
     return {
       op: v.getUint16(e + 4, true), rd: v.getUint8(e + 6), rs1: v.getUint8(e + 7), rs2: v.getUint8(e + 8),
-      len: v.getUint8(e + 10), imm: v.getInt32(e + 12, true),
+      rs3: v.getUint8(e + 9), len: v.getUint8(e + 10), rm: v.getUint8(e + 11), imm: v.getInt32(e + 12, true),
     };
   }
 }

@@ -23,7 +23,7 @@ import * as O from '../as/ops.js';
 import { Code, Op, I32, I64, assembleModule, type FuncType, type FuncImport } from './wasm-writer.js';
 
 /** Decoded fields of one instruction, as the core's decodeForJit leaves them. */
-export interface DecodedInsn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
+export interface DecodedInsn { op: number; rd: number; rs1: number; rs2: number; rs3: number; rm: number; imm: number; len: number }
 export type DecodeAt = (wasmAddress: number) => DecodedInsn;
 
 const MAX_BLOCK = 64; // instructions per basic block
@@ -32,6 +32,7 @@ const TYPES: FuncType[] = [
   { params: [I64, I32, I64], results: [I64] }, // 1: jitRead(va, size, pc)
   { params: [I64, I32, I64, I64], results: [] }, // 2: jitWrite(va, size, value, pc)
   { params: [I64, I64], results: [I64] }, // 3: mulh*
+  { params: [I32, I32, I32, I32, I32, I32, I32, I32, I64], results: [] }, // 4: jitFp(op, rd, rs1, rs2, rs3, rm, imm, len, pc)
 ];
 export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'jitRead', type: 1 },
@@ -39,8 +40,21 @@ export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'mulh', type: 3 },
   { module: 'core', name: 'mulhsu', type: 3 },
   { module: 'core', name: 'mulhu', type: 3 },
+  { module: 'core', name: 'jitFp', type: 4 },
 ];
-const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4;
+const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4, F_FP = 5;
+
+// F and D run in the core (soft-float) through jitFp; these tell which use integer registers.
+const isFp = (op: number) => op >= O.OP_FLW && op <= O.OP_FCVT_D_S;
+const FP_READS_X = new Set<number>([
+  O.OP_FLW, O.OP_FLD, O.OP_FSW, O.OP_FSD, O.OP_FCVT_S_W, O.OP_FCVT_S_WU, O.OP_FCVT_S_L, O.OP_FCVT_S_LU,
+  O.OP_FCVT_D_W, O.OP_FCVT_D_WU, O.OP_FCVT_D_L, O.OP_FCVT_D_LU, O.OP_FMV_W_X, O.OP_FMV_D_X,
+]);
+const FP_WRITES_X = new Set<number>([
+  O.OP_FCVT_W_S, O.OP_FCVT_WU_S, O.OP_FCVT_L_S, O.OP_FCVT_LU_S, O.OP_FMV_X_W, O.OP_FEQ_S, O.OP_FLT_S, O.OP_FLE_S,
+  O.OP_FCLASS_S, O.OP_FCVT_W_D, O.OP_FCVT_WU_D, O.OP_FCVT_L_D, O.OP_FCVT_LU_D, O.OP_FMV_X_D, O.OP_FEQ_D,
+  O.OP_FLT_D, O.OP_FLE_D, O.OP_FCLASS_D,
+]);
 
 const LOADS: Record<number, { size: number; op: number; ext?: number }> = {
   [O.OP_LB]: { size: 1, op: Op.i64Load8S, ext: Op.i64Extend8S },
@@ -100,12 +114,16 @@ const SIMPLE = new Set<number>([
 ]);
 
 function supported(op: number): boolean {
-  return op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
+  return isFp(op) || op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
     op in WORD || op in WORD_IMM || op in UNARY || SIMPLE.has(op) || op === O.OP_JAL || op === O.OP_JALR;
 }
 const isControl = (op: number) => op in BRANCHES || op === O.OP_JAL || op === O.OP_JALR;
-/** Stores, branches and fence keep other bits in the rd field. */
-const writesRd = (op: number) => !(op in STORES) && !(op in BRANCHES) && op !== O.OP_FENCE;
+/** Whether rd names an integer register the op writes (stores, branches and fence keep other
+ *  bits in the rd field; most F/D ops write an f register). */
+const writesRd = (op: number) =>
+  isFp(op) ? FP_WRITES_X.has(op) : !(op in STORES) && !(op in BRANCHES) && op !== O.OP_FENCE;
+/** Integer registers an op reads. */
+const readsX = (d: DecodedInsn) => (isFp(d.op) ? (FP_READS_X.has(d.op) ? [d.rs1] : []) : [d.rs1, d.rs2]);
 
 export interface TranslatedBlock { bytes: Uint8Array; instructions: number; blocks: number }
 
@@ -217,7 +235,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   const returns = returnPoints(blocks, index);
   for (const b of blocks) {
     for (const d of b.insns) {
-      for (const r of [d.rs1, d.rs2]) if (r !== 0 && r < 32) reg(r);
+      for (const r of readsX(d)) if (r !== 0 && r < 32) reg(r);
       if (writesRd(d.op) && d.rd !== 0 && d.rd < 32) { reg(d.rd); written.add(d.rd); }
     }
   }
@@ -369,6 +387,14 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
         c.get(LVA); c.i32(st.size); getX(d.rs2); c.i64(d.pc); c.call(F_WRITE);
         checkExit(i, next);
         c.end();
+      } else if (isFp(op)) {
+        // The core does the work on memory-resident registers: write ours back first, reload rd after.
+        const reload = () => { if (FP_WRITES_X.has(op) && d.rd < 32 && d.rd !== 0) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + d.rd * 8); c.set(reg(d.rd)); } };
+        flush();
+        for (const v of [op, d.rd, d.rs1, d.rs2, d.rs3, d.rm, d.imm, d.len]) c.i32(v);
+        c.i64(d.pc); c.call(F_FP);
+        checkExit(i, next, reload);
+        reload();
       } else if (op in BRANCHES) {
         getX(d.rs1); getX(d.rs2); c.op(BRANCHES[op]!);
         c.enter(Op.if);
