@@ -16,6 +16,7 @@ export { jitRead, jitWrite } from "./memory";
 export { mulh, mulhsu, mulhu } from "./int-math";
 export { decodeForJit } from "./interpreter";
 export { jitFp } from "./execute-fp";
+export { jitAtomic } from "./execute-atomic";
 
 /** Puts the hart in its reset state (privileged spec §3.4): M-mode, everything zero but misa. */
 export function reset(ramPaddr: u64, ramSize: u64, hartId: u64): void {

@@ -13,6 +13,7 @@ export interface JitCoreExports {
   mulhsu: unknown;
   mulhu: unknown;
   jitFp: unknown;
+  jitAtomic: unknown;
 }
 
 /** Table slots used before everything is dropped and numbering restarts (bounds memory use). */
@@ -45,7 +46,7 @@ export class BlockCompiler {
       const instance = new WebAssembly.Instance(module, {
         core: {
           jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
-          mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp,
+          mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp, jitAtomic: this.core.jitAtomic,
         },
         env: { memory: this.memory, table: this.table },
       });

@@ -33,6 +33,7 @@ const TYPES: FuncType[] = [
   { params: [I64, I32, I64, I64], results: [] }, // 2: jitWrite(va, size, value, pc)
   { params: [I64, I64], results: [I64] }, // 3: mulh*
   { params: [I32, I32, I32, I32, I32, I32, I32, I32, I64], results: [] }, // 4: jitFp(op, rd, rs1, rs2, rs3, rm, imm, len, pc)
+  { params: [I32, I32, I32, I32, I64], results: [] }, // 5: jitAtomic(op, rd, rs1, rs2, pc)
 ];
 export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'jitRead', type: 1 },
@@ -41,8 +42,12 @@ export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'mulhsu', type: 3 },
   { module: 'core', name: 'mulhu', type: 3 },
   { module: 'core', name: 'jitFp', type: 4 },
+  { module: 'core', name: 'jitAtomic', type: 5 },
 ];
-const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4, F_FP = 5;
+const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4, F_FP = 5, F_ATOMIC = 6;
+
+// LR/SC and AMOs also run in the core (they need the reservation and exact fault causes).
+const isAtomic = (op: number) => op >= O.OP_LR_W && op <= O.OP_AMOMAXU_D;
 
 // F and D run in the core (soft-float) through jitFp; these tell which use integer registers.
 const isFp = (op: number) => op >= O.OP_FLW && op <= O.OP_FCVT_D_S;
@@ -114,7 +119,7 @@ const SIMPLE = new Set<number>([
 ]);
 
 function supported(op: number): boolean {
-  return isFp(op) || op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
+  return isFp(op) || isAtomic(op) || op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
     op in WORD || op in WORD_IMM || op in UNARY || SIMPLE.has(op) || op === O.OP_JAL || op === O.OP_JALR;
 }
 const isControl = (op: number) => op in BRANCHES || op === O.OP_JAL || op === O.OP_JALR;
@@ -387,12 +392,17 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
         c.get(LVA); c.i32(st.size); getX(d.rs2); c.i64(d.pc); c.call(F_WRITE);
         checkExit(i, next);
         c.end();
-      } else if (isFp(op)) {
+      } else if (isFp(op) || isAtomic(op)) {
         // The core does the work on memory-resident registers: write ours back first, reload rd after.
-        const reload = () => { if (FP_WRITES_X.has(op) && d.rd < 32 && d.rd !== 0) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + d.rd * 8); c.set(reg(d.rd)); } };
+        const reload = () => { if (writesRd(op) && d.rd < 32 && d.rd !== 0) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + d.rd * 8); c.set(reg(d.rd)); } };
         flush();
-        for (const v of [op, d.rd, d.rs1, d.rs2, d.rs3, d.rm, d.imm, d.len]) c.i32(v);
-        c.i64(d.pc); c.call(F_FP);
+        if (isFp(op)) {
+          for (const v of [op, d.rd, d.rs1, d.rs2, d.rs3, d.rm, d.imm, d.len]) c.i32(v);
+          c.i64(d.pc); c.call(F_FP);
+        } else {
+          for (const v of [op, d.rd, d.rs1, d.rs2]) c.i32(v);
+          c.i64(d.pc); c.call(F_ATOMIC);
+        }
         checkExit(i, next, reload);
         reload();
       } else if (op in BRANCHES) {
