@@ -216,6 +216,8 @@ function invalidateLines(page: usize, mask: u64): void {
 
 /** Set when decoded or translated code was dropped; translated code must then stop. */
 export let codeChanged: bool = false;
+// @ts-ignore: decorator
+@inline export function clearCodeChanged(): void { codeChanged = false; }
 
 /** Forgets translated blocks that start in the page at wasm address `page` (a block never
  *  leaves its page). */
@@ -242,7 +244,7 @@ export function jitRead(va: u64, size: i32, pcNow: u64): u64 {
 /** Store slow path for translated code; also ends the block when the store changed code. */
 export function jitWrite(va: u64, size: i32, v: u64, pcNow: u64): void {
   setPc(pcNow);
-  codeChanged = false;
+  clearCodeChanged();
   writeSlow(va, <u64>size, v);
   if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return; }
   if (ioEvent || codeChanged) store<i32>(S_JIT_EXIT, 1);
