@@ -160,7 +160,7 @@ export function atomicHost(va: u64, size: u64, acc: i32): usize {
   const pa = resolve(va, acc, size);
   if (trapped) return 0;
   const h = ramHost(pa, size);
-  if (h == 0) { raiseException(accessFaultCause(ACC_WRITE), va); return 0; }
+  if (h == 0) { raiseException(accessFaultCause(acc), va); return 0; } // LR: load fault (5); SC/AMO: 7
   if (acc == ACC_WRITE) codeWritten(h, size);
   return h;
 }

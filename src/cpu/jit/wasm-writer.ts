@@ -90,26 +90,30 @@ export class Code {
 export interface FuncType { params: number[]; results: number[] }
 export interface FuncImport { module: string; name: string; type: number }
 
+/** Appends `src` to `dst` without spreading (spread pushes of large code arrays were a measured
+ *  hot spot of translation). */
+function append(dst: number[], src: readonly number[]): void {
+  for (let i = 0; i < src.length; i++) dst.push(src[i]!);
+}
 function vec(out: number[], items: number[][]): void {
   uleb(out, items.length);
-  for (const it of items) out.push(...it);
+  for (const it of items) append(out, it);
 }
 function str(s: string): number[] {
-  const b = [...new TextEncoder().encode(s)];
   const out: number[] = [];
-  uleb(out, b.length);
-  return [...out, ...b];
+  uleb(out, s.length); // names here are ASCII
+  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+  return out;
 }
 function section(out: number[], id: number, body: number[]): void {
   out.push(id);
   uleb(out, body.length);
-  out.push(...body);
+  append(out, body);
 }
 
 /**
  * Assembles a module that imports `memory` (env.memory), the function table (env.table) and
- * `imports`, and exports each function
- * of `funcs` as "f0", "f1", ….
+ * `imports`, and exports each function of `funcs` as "f0", "f1", ….
  */
 export function assembleModule(
   types: FuncType[],
@@ -117,49 +121,44 @@ export function assembleModule(
   funcs: { type: number; locals: number[]; code: Code }[],
 ): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  section(out, 1, (() => {
-    const b: number[] = [];
-    vec(b, types.map((t) => {
-      const e = [0x60];
-      uleb(e, t.params.length); e.push(...t.params);
-      uleb(e, t.results.length); e.push(...t.results);
-      return e;
-    }));
-    return b;
-  })());
-  section(out, 2, (() => {
-    const b: number[] = [];
-    const items = imports.map((im) => { const e = [...str(im.module), ...str(im.name), 0x00]; uleb(e, im.type); return e; });
-    items.push([...str('env'), ...str('memory'), 0x02, 0x00, 0x00]); // memory, limits min 0
-    items.push([...str('env'), ...str('table'), 0x01, 0x70, 0x00, 0x00]); // funcref table, min 0
-    vec(b, items);
-    return b;
-  })());
-  section(out, 3, (() => { const b: number[] = []; vec(b, funcs.map((f) => { const e: number[] = []; uleb(e, f.type); return e; })); return b; })());
-  section(out, 7, (() => {
-    const b: number[] = [];
-    vec(b, funcs.map((_, i) => { const e = [...str(`f${i}`), 0x00]; uleb(e, imports.length + i); return e; }));
-    return b;
-  })());
-  section(out, 10, (() => {
-    const b: number[] = [];
-    vec(b, funcs.map((f) => {
-      const body: number[] = [];
-      // Locals compressed as runs of the same type.
-      const runs: [number, number][] = [];
-      for (const t of f.locals) {
-        const last = runs[runs.length - 1];
-        if (last && last[1] === t) last[0]++;
-        else runs.push([1, t]);
-      }
-      uleb(body, runs.length);
-      for (const [n, t] of runs) { uleb(body, n); body.push(t); }
-      body.push(...f.code.bytes, Op.end);
-      const e: number[] = [];
-      uleb(e, body.length);
-      return [...e, ...body];
-    }));
-    return b;
-  })());
+  const typeSec: number[] = [];
+  vec(typeSec, types.map((t) => {
+    const e = [0x60];
+    uleb(e, t.params.length); append(e, t.params);
+    uleb(e, t.results.length); append(e, t.results);
+    return e;
+  }));
+  section(out, 1, typeSec);
+  const importSec: number[] = [];
+  const items = imports.map((im) => { const e = [...str(im.module), ...str(im.name), 0x00]; uleb(e, im.type); return e; });
+  items.push([...str('env'), ...str('memory'), 0x02, 0x00, 0x00]); // memory, limits min 0
+  items.push([...str('env'), ...str('table'), 0x01, 0x70, 0x00, 0x00]); // funcref table, min 0
+  vec(importSec, items);
+  section(out, 2, importSec);
+  const funcSec: number[] = [];
+  vec(funcSec, funcs.map((f) => { const e: number[] = []; uleb(e, f.type); return e; }));
+  section(out, 3, funcSec);
+  const exportSec: number[] = [];
+  vec(exportSec, funcs.map((_, i) => { const e = [...str(`f${i}`), 0x00]; uleb(e, imports.length + i); return e; }));
+  section(out, 7, exportSec);
+  const codeSec: number[] = [];
+  uleb(codeSec, funcs.length);
+  for (const f of funcs) {
+    // Locals compressed as runs of the same type.
+    const runs: [number, number][] = [];
+    for (const t of f.locals) {
+      const last = runs[runs.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else runs.push([1, t]);
+    }
+    const head: number[] = [];
+    uleb(head, runs.length);
+    for (const [n, t] of runs) { uleb(head, n); head.push(t); }
+    uleb(codeSec, head.length + f.code.bytes.length + 1);
+    append(codeSec, head);
+    append(codeSec, f.code.bytes);
+    codeSec.push(Op.end);
+  }
+  section(out, 10, codeSec);
   return Uint8Array.from(out);
 }
