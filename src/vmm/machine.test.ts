@@ -51,7 +51,7 @@ describe('Machine', () => {
     expect(h.mtimecmp).toBe(0n); // the CLINT's reset value on QEMU (the fake starts at all ones)
   });
 
-  it('runs until the finisher passes, flushing console output in batches', async () => {
+  it('runs until the finisher passes, flushing console output once per run quantum', async () => {
     const { machine, output, harts } = await boot((h, slice) => {
       h.print(`slice ${slice}\n`);
       if (slice === 2) h.store(TEST, 4, 0x5555);
@@ -59,7 +59,9 @@ describe('Machine', () => {
     });
     machine.start();
     await expect(machine.exited).resolves.toEqual({ reason: 'finisher', code: 0 });
-    expect(output).toEqual(['slice 0\n', 'slice 1\n', 'slice 2\n']);
+    // Slices run back to back within a quantum, so output arrives in batches of whole slices.
+    expect(output.join('')).toBe('slice 0\nslice 1\nslice 2\n');
+    expect(output.length).toBeLessThanOrEqual(3);
     expect(harts[0]!.runs).toBe(3);
   });
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Hart } from './hart.js';
-import type { PhysicalBus } from './hart-api.js';
-import type { HartState } from './hart-state.js';
+import { Hart } from '../../src/cpu/hart.js';
+import type { PhysicalBus } from '../../src/cpu/hart-api.js';
+import type { HartState } from '../../src/cpu/hart-state.js';
 // @ts-ignore -- plain ESM helper without type declarations
-import { buildPrograms } from '../../tests/programs/build.mjs';
+import { buildPrograms } from '../programs/build.mjs';
 
 const [elfPath] = (await buildPrograms({ names: ['rv64m'] })) as string[];
 const elf = readFileSync(elfPath!);
