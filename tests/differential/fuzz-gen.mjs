@@ -14,23 +14,33 @@
 //     divisors 0 / -1 and most-negative dividends, bit-manipulation, FP with every static
 //     rounding mode and dyn, compressed forms, loads/stores of every width on the scratch buffer
 //     -- aligned, misaligned and crossing the page boundary --, aligned AMOs and LR/SC pairs,
-//     forward branches, jumps and computed jumps to labels),
-//   * stores all registers and fcsr, and prints them plus checksums of the buffer, then exits 0.
+//     forward branches, jumps and computed jumps to labels, instructions that trap (faulting
+//     loads/stores at physical address 0, ecall, ebreak, an illegal instruction; the runtime's
+//     handler skips them and restores every register),
+//   * stores all registers and fcsr, and prints them plus checksums of the buffer, then exits 0
+//     (sp and s0 are printed as offsets into the buffer, x31 as the number of traps taken).
 //
 // Modes:
 //   straight  the sequence runs once (the interpreter only: nothing gets hot),
 //   loop      the sequence is the body of a counted loop run K = 100..300 times, made of many
 //             basic blocks (forward branches/jumps, plus small counted self-loops), so that the
-//             JIT translates them (a block is translated after 64 entries),
+//             JIT translates them (a block is translated after 64 entries); some programs make
+//             frm invalid every 2^q-th iteration, so that FP instructions with the dynamic
+//             rounding mode trap there,
 //   smc       a loop like `loop` whose code is rewritten while it runs: "sites" in the body are
-//             overwritten (sw / sh / sb of new instruction bits, then fence.i) every 2^p
-//             iterations, before or after the point where they execute, so translated and
-//             decoded code must be dropped.
+//             overwritten (sw / amoswap.w / lr+sc / sh / sb of new instruction bits, then
+//             fence.i) every 2^p iterations, before or after the point where they execute
+//             (sometimes inside a counted self-loop, sometimes straddling a page boundary), so
+//             translated and decoded code must be dropped.
+// Loop bodies also call a few leaf functions (jal, auipc+jalr, through registers or a pointer
+// reloaded from memory; link ra or t0), put a page boundary at a random point, and fold many
+// results (and every integer register at the end of each iteration) into an accumulator
+// register, so that intermediate values reach the dump.
 //
 // Reserved registers (never written by the random body): x2/sp, x8/s0 and x31/t6 all point
 // into the scratch buffer (sp and s0 for the compressed sp-/rs1'-relative forms, t6 for the
-// rest); in loop and smc modes also x30/t5 (the loop counter) and x29/t4 (inner-loop counter
-// and patch address). Instructions with legitimately differing results (counters, time,
+// rest); in loop and smc modes also x30/t5 (the loop counter), x29/t4 (inner-loop counter
+// and patch address) and x28/t3 (the accumulator). Instructions with legitimately differing results (counters, time,
 // Zicond which QEMU 7.2 lacks, ctzw of a zero low word which QEMU 7.2 gets wrong, misaligned
 // AMOs which QEMU 7.2 reports with another cause) are never generated.
 //
@@ -44,6 +54,8 @@ const PTR_REGS = [2, 8, 31];
 const CNT = 't5';
 /** Inner-loop counter and patch address register (loop/smc modes). */
 const AUX = 't4';
+/** Accumulator of observed results (loop/smc modes). */
+const ACC = 't3';
 export const MODES = ['straight', 'loop', 'smc'];
 const MODE_SALT = { straight: 0, loop: 0x4c4f4f50, smc: 0x534d4321 };
 const BASE = 't6';
@@ -141,16 +153,16 @@ const I_TYPE_ALU = ['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw'];
  *  code, loads/stores, branches) so that translated blocks are long; FP and AMOs end blocks. */
 const MIX = {
   straight: { rr: 22, ri: 8, sh: 6, r1: 3, upper: 2, mem: 8, atomic: 4, fp: 22, rvc: 13, branch: 6, jump: 2,
-    indirect: 1, fmvxd: 2, misc: 2 },
-  loop: { rr: 24, ri: 10, sh: 7, r1: 4, upper: 2, mem: 14, atomic: 3, fp: 8, rvc: 12, branch: 9, jump: 2,
-    indirect: 2, inner: 2, fmvxd: 1, misc: 1 },
+    indirect: 1, trap: 1, fmvxd: 2, misc: 2 },
+  loop: { rr: 24, ri: 10, sh: 7, r1: 4, upper: 2, mem: 14, atomic: 3, fp: 10, rvc: 12, branch: 9, jump: 2,
+    indirect: 2, inner: 2, call: 3, trap: 1, fmvxd: 1, misc: 1 },
 };
 
 class Gen {
   constructor(seed, mode) {
     this.mode = mode;
     this.r = makeRng((seed + MODE_SALT[mode]) >>> 0);
-    const reserved = mode === 'straight' ? PTR_REGS : [...PTR_REGS, XNAMES.indexOf(CNT), XNAMES.indexOf(AUX)];
+    const reserved = mode === 'straight' ? PTR_REGS : [...PTR_REGS, ...[CNT, AUX, ACC].map((x) => XNAMES.indexOf(x))];
     this.reserved = new Set(reserved);
     this.lines = [];
     this.listing = [];
@@ -160,12 +172,16 @@ class Gen {
     /** Upper bound of the code bytes emitted so far (decides the loop's closing branch). */
     this.bytes = 0;
     this.mix = Object.entries(MIX[mode === 'straight' ? 'straight' : 'loop']);
+    /** Results are folded into ACC (loop modes; off while emitting fixed-size smc code). */
+    this.observing = mode !== 'straight';
+    /** Inside a counted self-loop (t4 is its counter then). */
+    this.inInner = false;
     this.mixTotal = this.mix.reduce((s, [, w]) => s + w, 0);
   }
   emit(text, listed = true) {
     this.lines.push(`    ${text}`);
     if (listed) this.listing.push(text);
-    if (!text.startsWith('.')) this.bytes += /^li\s/.test(text) ? 32 : /^lla\s/.test(text) ? 8 : 4;
+    if (!text.startsWith('.') || text.startsWith('.2byte')) this.bytes += /^li\s/.test(text) ? 32 : /^lla\s/.test(text) ? 8 : 4;
   }
   place(label) {
     this.lines.push(`${label}:`);
@@ -251,7 +267,13 @@ class Gen {
       case 'jump': return this.jump();
       case 'indirect': return this.indirect();
       case 'inner': return this.innerLoop();
-      case 'fmvxd': return this.emit(`fmv.x.d ${this.xd()}, ${this.f()}`);
+      case 'call': return this.call();
+      case 'trap': return this.trap();
+      case 'fmvxd': {
+        const rd = this.xd();
+        this.emit(`fmv.x.d ${rd}, ${this.f()}`);
+        return this.observe(rd);
+      }
       default: return this.emit(r.pick(['fence', 'fence rw, rw', 'fence.i', 'nop', 'fence.tso']));
     }
   }
@@ -281,14 +303,19 @@ class Gen {
       }
     }
     this.emit(`${op} ${rd}, ${a}, ${b}`);
+    this.observe(rd);
   }
   intRI() {
-    this.emit(`${this.r.pick(INT_RI)} ${this.xd()}, ${this.xs()}, ${this.imm12()}`);
+    const rd = this.xd();
+    this.emit(`${this.r.pick(INT_RI)} ${rd}, ${this.xs()}, ${this.imm12()}`);
+    this.observe(rd);
   }
   intShift() {
     const r = this.r;
     const [op, max] = r.pick(INT_SH);
-    this.emit(`${op} ${this.xd()}, ${this.xs()}, ${r.chance(0.3) ? r.pick([0, 1, max]) : r.range(0, max)}`);
+    const rd = this.xd();
+    this.emit(`${op} ${rd}, ${this.xs()}, ${r.chance(0.3) ? r.pick([0, 1, max]) : r.range(0, max)}`);
+    this.observe(rd);
   }
   /** One-operand Zbb op. ctzw gets an operand whose low word is non-zero (QEMU 7.2 returns 63
    *  instead of 32 for e.g. 0x8000000000000000); with `single` it is not generated at all. */
@@ -299,17 +326,23 @@ class Gen {
       if (single) op = 'ctz';
       else {
         const t = this.rd();
+        const rd = this.xd();
         this.emit(`bseti ${t}, ${this.xs()}, ${r.range(0, 31)}`);
-        this.emit(`ctzw ${this.xd()}, ${t}`);
+        this.emit(`ctzw ${rd}, ${t}`);
+        this.observe(rd);
         return;
       }
     }
-    this.emit(`${op} ${this.xd()}, ${this.xs()}`);
+    const rd = this.xd();
+    this.emit(`${op} ${rd}, ${this.xs()}`);
+    this.observe(rd);
   }
   upper() {
     const r = this.r;
     const op = r.pick(['lui', 'auipc']);
-    this.emit(`${op} ${this.xd()}, ${r.chance(0.3) ? r.pick([0, 1, 0x80000, 0xfffff, 0x7ffff]) : r.range(0, 0xfffff)}`);
+    const rd = this.xd();
+    this.emit(`${op} ${rd}, ${r.chance(0.3) ? r.pick([0, 1, 0x80000, 0xfffff, 0x7ffff]) : r.range(0, 0xfffff)}`);
+    this.observe(rd, 0.2);
   }
 
   memInsn(intOnly = false) {
@@ -318,8 +351,11 @@ class Gen {
     const off = this.memOff(size);
     if (op.startsWith('fl')) this.emit(`${op} ${this.f()}, ${off}(${BASE})`);
     else if (op.startsWith('fs')) this.emit(`${op} ${this.f()}, ${off}(${BASE})`);
-    else if (op.startsWith('l')) this.emit(`${op} ${this.xd()}, ${off}(${BASE})`);
-    else this.emit(`${op} ${this.xs()}, ${off}(${BASE})`);
+    else if (op.startsWith('l')) {
+      const rd = this.xd();
+      this.emit(`${op} ${rd}, ${off}(${BASE})`);
+      this.observe(rd);
+    } else this.emit(`${op} ${this.xs()}, ${off}(${BASE})`);
   }
 
   /** AMOs and LR/SC, always naturally aligned: on t6 itself or on a register just set to an
@@ -374,10 +410,22 @@ class Gen {
       else if (k2 === 2) this.emit(`fmv.w.x ${this.f()}, ${this.xs()}`);
       else this.emit(r.pick([`fmv.x.w ${this.xd()}, ${this.f()}`, `fmv.d.x ${this.f()}, ${this.xs()}`]));
     }
+    // the destination is the first operand
+    const dest = /^\S+\s+([a-z0-9]+)/.exec(this.listing[this.listing.length - 1])[1];
+    if (/^f\d+$/.test(dest)) this.observeF(dest);
+    else this.observe(dest);
   }
 
   /** One 16-bit instruction (never control flow). `intOnly` leaves out the FP ones. */
   compressed(intOnly = false) {
+    this.compressedBody(intOnly);
+    const m = /^c\.(\S+)\s+([a-z0-9]+)/.exec(this.listing[this.listing.length - 1]);
+    if (m && !/^(f?s[wd](sp)?|nop)$/.test(m[1])) {
+      if (/^f\d+$/.test(m[2])) this.observeF(m[2]);
+      else this.observe(m[2]);
+    }
+  }
+  compressedBody(intOnly) {
     const r = this.r;
     const nz6 = () => { let v; do v = r.range(-32, 31); while (v === 0); return v; };
     const rd = () => this.rd();
@@ -452,22 +500,35 @@ class Gen {
   }
 
   /** A computed jump forward to a label: jalr (with an offset, sometimes an odd target whose
-   *  bit 0 jalr clears), c.jr or c.jalr through a register loaded with lla. */
+   *  bit 0 jalr clears), c.jr or c.jalr through a register loaded with lla, sometimes adjusted
+   *  on the way by addi / c.addi (the translator follows those constants) or by an operation it
+   *  does not follow (ori 0, c.mv into another register, a round trip through memory). */
   indirect() {
     const r = this.r;
     const l = this.newLabel();
-    const t = this.rd();
+    let t = this.rd();
     const k = r.int(4);
-    if (k < 2) {
-      const off = k === 0 ? 0 : 2 * r.range(-100, 100);
-      const odd = r.chance(0.3) ? 1 : 0;
-      const adj = odd - off;
-      this.emit(`lla ${t}, ${l}${adj < 0 ? '-' : '+'}${Math.abs(adj)}`);
-      this.emit(`jalr ${this.xd()}, ${off}(${t})`);
-    } else {
-      this.emit(`lla ${t}, ${l}`);
-      this.rvc(k === 2 ? `c.jr ${t}` : `c.jalr ${t}`);
+    const off = k === 1 ? 2 * r.range(-100, 100) : 0;
+    let adj = (k === 1 && r.chance(0.3) ? 1 : 0) - off;
+    const step = r.int(8);
+    const delta = step === 0 || step === 1 ? 2 * r.range(-15, 15) : 0;
+    adj -= delta;
+    this.emit(`lla ${t}, ${l}${adj < 0 ? '-' : '+'}${Math.abs(adj)}`);
+    if (step === 0 && delta !== 0) this.rvc(`c.addi ${t}, ${delta}`);
+    else if (step <= 1) this.emit(`addi ${t}, ${t}, ${delta}`);
+    else if (step === 2) this.emit(`ori ${t}, ${t}, 0`);
+    else if (step === 3) {
+      let u;
+      do u = this.rd(); while (u === t);
+      this.rvc(`c.mv ${u}, ${t}`);
+      t = u;
+    } else if (step === 4) {
+      const o = 8 * r.range(-256, 255);
+      this.emit(`sd ${t}, ${o}(${BASE})`);
+      this.emit(`ld ${t}, ${o}(${BASE})`);
     }
+    if (k < 2) this.emit(`jalr ${this.xd()}, ${off}(${t})`);
+    else this.rvc(k === 2 ? `c.jr ${t}` : `c.jalr ${t}`);
     this.shadow(3);
     this.place(l);
   }
@@ -481,24 +542,111 @@ class Gen {
     this.place(l);
     const n = r.range(1, 6);
     const at = site ? r.range(0, n) : -1;
+    this.inInner = true;
     for (let i = 0; i <= n; i++) {
       if (i === at) site();
       if (i < n) this.simpleInt();
     }
+    this.inInner = false;
     if (r.chance(0.5)) this.emit(`addi ${AUX}, ${AUX}, -1`);
     else this.rvc(`c.addi ${AUX}, -1`);
     this.emit(r.pick([`bnez ${AUX}, ${l}`, `blt zero, ${AUX}, ${l}`, `bltu zero, ${AUX}, ${l}`, `bne ${AUX}, zero, ${l}`]));
   }
 
+  /** A call of one of the leaf functions (loop/smc modes): jal, the auipc+jalr `call` idiom, jalr
+   *  or c.jalr through a register loaded with lla, or through a pointer stored to and reloaded
+   *  from the scratch buffer (a target the translator cannot know). */
+  call() {
+    const r = this.r;
+    if (!this.funcs.length) return this.intRR();
+    const f = r.pick(this.funcs);
+    let t;
+    do t = this.rd(); while (t === f.link);
+    const k = r.int(f.link === 'ra' ? 6 : 5);
+    if (k === 0) this.emit(`jal ${f.link}, ${f.name}`);
+    else if (k === 1) this.emit(f.link === 'ra' ? `call ${f.name}` : `call ${f.link}, ${f.name}`);
+    else if (k === 2) {
+      this.emit(`lla ${t}, ${f.name}`);
+      this.emit(`jalr ${f.link}, 0(${t})`);
+    } else if (k === 3) {
+      const off = 8 * r.range(-256, 255);
+      this.emit(`lla ${t}, ${f.name}`);
+      this.emit(`sd ${t}, ${off}(${BASE})`);
+      this.emit(`ld ${t}, ${off}(${BASE})`);
+      this.emit(`jalr ${f.link}, 0(${t})`);
+    } else if (k === 4) {
+      this.emit(`lla ${f.link}, ${f.name}`);
+      this.emit(`jalr ${f.link}, 0(${f.link})`);
+    } else {
+      this.emit(`lla ${t}, ${f.name}`);
+      this.rvc(`c.jalr ${t}`);
+    }
+  }
+
+  /** A leaf function: a few steps (never writing its link register), then the return. */
+  func(f) {
+    const r = this.r;
+    const link = XNAMES.indexOf(f.link);
+    this.reserved.add(link);
+    this.place(f.name);
+    const n = r.range(1, 8);
+    for (let i = 0; i < n; i++) {
+      const k = r.int(10);
+      if (k === 0) this.branch();
+      else if (k === 1) this.innerLoop();
+      else this.simple();
+    }
+    const ret = r.int(3);
+    if (ret === 0) this.emit(f.link === 'ra' ? 'ret' : `jr ${f.link}`);
+    else if (ret === 1) this.emit(`jalr zero, 0(${f.link})`);
+    else this.rvc(`c.jr ${f.link}`);
+    this.reserved.delete(link);
+  }
+
+  /** An instruction that traps; the runtime's handler (armed by trap_arm) records the trap and
+   *  resumes after it, restoring every register: so the trapping instruction must have had no
+   *  effect and everything before it must have happened. Loads and stores fault on the
+   *  unmapped physical page at 0. */
+  trap() {
+    const r = this.r;
+    const k = r.int(8);
+    if (k < 5) {
+      const [op, size] = r.pick(MEM_OPS);
+      const off = size * r.range(0, 255 / size);
+      if (op.startsWith('f')) this.emit(`${op} ${this.f()}, ${off}(zero)`);
+      else if (op.startsWith('l')) this.emit(`${op} ${this.xd()}, ${off}(zero)`);
+      else this.emit(`${op} ${this.xs()}, ${off}(zero)`);
+    } else if (k === 5) this.emit(r.pick(['ecall', 'ebreak']));
+    else if (k === 6) this.rvc('c.ebreak');
+    else this.emit('.2byte 0 /* illegal */');
+  }
+
+  /** Folds integer register `x` into the accumulator (loop modes, for some results), so that
+   *  values soon overwritten still reach the dump: translated code must get every one right. */
+  observe(x, p = 0.35) {
+    if (!this.observing || x === 'zero' || !this.r.chance(p)) return;
+    this.emit(`rori ${ACC}, ${ACC}, ${this.r.range(1, 63)}`);
+    this.emit(`${this.r.pick(['xor', 'add', 'sub'])} ${ACC}, ${ACC}, ${x}`);
+  }
+  /** The same for an FP register (through t4, so not inside a counted self-loop). */
+  observeF(f, p = 0.25) {
+    if (!this.observing || this.inInner || !this.r.chance(p)) return;
+    this.emit(`fmv.x.d ${AUX}, ${f}`);
+    this.observe(AUX, 1);
+  }
+
   /** A non-control-flow instruction (for branch shadows). */
   simple() {
-    const k = this.r.int(6);
+    const k = this.r.int(this.mode === 'straight' ? 6 : 12);
     if (k === 0) this.intRR();
     else if (k === 1) this.intRI();
     else if (k === 2) this.fpInsn();
     else if (k === 3) this.memInsn();
     else if (k === 4) this.intShift();
-    else this.compressed();
+    else if (k === 5) this.compressed();
+    else if (k < 8) this.intRR();
+    else if (k < 10) this.memInsn(true);
+    else this.compressed(true);
   }
 
   /** A non-control integer instruction (what translated blocks are made of). */
@@ -528,6 +676,12 @@ class Gen {
   /** 4 bytes of code for an smc site or replacement: one 32-bit instruction or two 16-bit ones
    *  (always two 16-bit ones for halfword-patched sites). */
   slot(kind) {
+    const was = this.observing;
+    this.observing = false;
+    this.slotBody(kind);
+    this.observing = was;
+  }
+  slotBody(kind) {
     if (kind === 'h' || (kind === 'w' && this.r.chance(0.3))) {
       this.compressed();
       this.compressed();
@@ -543,7 +697,13 @@ class Gen {
    * is overwritten (sb) with the low byte of some register.
    */
   site(i) {
-    const { label, table, kind } = this.sites[i];
+    const { label, table, kind, align } = this.sites[i];
+    if (align === 'page') {
+      // jump over padding so that the site's 4 bytes straddle a page boundary
+      this.emit(`j ${label}`);
+      this.lines.push('    .balign 4096', '    .skip 4094');
+      this.bytes += 8192;
+    } else if (align === 'word') this.lines.push('    .balign 4');
     this.place(label);
     this.slot(kind);
     this.lines.push(`    .if . - ${label} - 4`, `    .error "smc site ${i} is not 4 bytes"`, '    .endif');
@@ -583,7 +743,15 @@ class Gen {
       if (s.kind === 'w') {
         this.emit(`lw ${v}, 0(${AUX})`);
         this.emit(`lla ${AUX}, ${s.label}`);
-        this.emit(`sw ${v}, 0(${AUX})`);
+        const how = s.align === 'word' ? r.int(3) : 0;
+        if (how === 0) this.emit(`sw ${v}, 0(${AUX})`);
+        else if (how === 1) this.emit(`amoswap.w${r.pick(['', '.aq', '.rl', '.aqrl'])} ${v}, ${v}, (${AUX})`);
+        else {
+          let w;
+          do w = this.rd(); while (w === v);
+          this.emit(`lr.w ${w}, (${AUX})`);
+          this.emit(`sc.w ${w}, ${v}, (${AUX})`);
+        }
       } else {
         const off = r.pick([0, 2]);
         this.emit(`lhu ${v}, ${off}(${AUX})`);
@@ -616,6 +784,15 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   const iterations = looped ? r.range(100, 300) : 1;
   g.iterations = iterations;
 
+  // loop/smc: leaf functions called from the body (link ra or t0)
+  g.funcs = [];
+  if (looped) {
+    const nf = r.range(0, 3);
+    for (let i = 0; i < nf; i++) g.funcs.push({ name: `fz_fn${i}`, link: r.chance(0.7) ? 'ra' : 't0' });
+  }
+  // loop/smc: a page boundary falls `cross` bytes into the body
+  const cross = looped ? 2 * r.range(8, 700) : 0;
+
   // smc: where the sites and their patch sequences go (step index -> actions)
   const events = new Map();
   const at = (i, action) => { if (!events.has(i)) events.set(i, []); events.get(i).push(action); };
@@ -624,29 +801,52 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
     const nSites = r.range(2, 5);
     for (let i = 0; i < nSites; i++) {
       // (a patch sequence may come before its site: it names a label defined later)
-      g.sites.push({ label: `.Ls${i}`, table: `fz_alt${i}`, kind: r.pick(['w', 'w', 'h', 'b']) });
-      const inLoop = r.chance(0.3);
-      at(r.int(n), () => (inLoop ? g.innerLoop(() => g.site(i)) : g.site(i)));
+      const kind = r.pick(['w', 'w', 'h', 'b']);
+      // 'word': 4-byte aligned, so that an AMO or SC can rewrite it; 'page': across a page
+      // boundary (at most one such site, it costs 4 KiB of padding)
+      const align = i === 0 && r.chance(0.2) ? 'page' : kind === 'w' && r.chance(0.4) ? 'word' : 'any';
+      g.sites.push({ label: `.Ls${i}`, table: `fz_alt${i}`, kind, align });
+      const inLoop = align !== 'page' && r.chance(0.3); // (a backward branch cannot span the padding)
+      const where = r.int(n);
+      if (r.chance(0.25)) at(where, () => g.patch(g.sites[i])); // right before the site
+      at(where, () => (inLoop ? g.innerLoop(() => g.site(i)) : g.site(i)));
       const nPatches = r.range(1, 2);
       for (let j = 0; j < nPatches; j++) at(r.int(n + 1), () => g.patch(g.sites[i]));
     }
   }
 
+  // loop/smc: every 2^q-th iteration runs with an invalid frm (5..7), so that every FP
+  // instruction with the dynamic rounding mode traps (illegal instruction) and is skipped
+  const badFrm = looped && r.chance(0.4) ? { q: r.range(1, 4), value: r.range(5, 7) } : null;
   if (looped) {
     g.emit(`addi ${CNT}, zero, ${iterations}`);
     g.place('.Lloop');
+    if (badFrm) {
+      g.emit(`andi ${AUX}, ${CNT}, ${(1 << badFrm.q) - 1}`);
+      g.emit(`csrwi frm, ${frm}`);
+      g.emit(`bnez ${AUX}, .Lfrm_ok`);
+      g.emit(`csrwi frm, ${badFrm.value}`);
+      g.place('.Lfrm_ok');
+    }
   }
   for (let i = 0; i <= n; i++) {
     for (const action of events.get(i) ?? []) action();
     if (i < n) g.one();
   }
   if (looped) {
+    // every iteration's final integer registers go into the accumulator
+    for (let i = 1; i < 32; i++) if (!g.reserved.has(i)) g.observe(XNAMES[i], 1);
     g.emit(`addi ${CNT}, ${CNT}, -1`);
     if (g.bytes < 3500 && r.chance(0.7)) g.emit(`bnez ${CNT}, .Lloop`);
     else {
       g.emit(`beqz ${CNT}, .Ldone`);
       g.emit('j .Lloop');
       g.place('.Ldone');
+    }
+    if (g.funcs.length) {
+      g.emit('j .Lfuncs_end');
+      for (const f of g.funcs) g.func(f);
+      g.place('.Lfuncs_end');
     }
   }
 
@@ -659,6 +859,7 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   out.push('    .text');
   out.push('    .globl main');
   out.push('main:');
+  out.push('    call trap_arm /* the trap steps resume after the trapping instruction */');
   out.push('    lla t6, fz_xinit');
   out.push('    lla t5, fz_finit');
   for (let i = 0; i < 32; i++) out.push(`    fld f${i}, ${8 * i}(t5)`);
@@ -672,6 +873,11 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   out.push(`    lla s0, fz_scratch + ${SCRATCH_SIZE / 2 + 256}`);
   out.push(`    lla t6, fz_scratch + ${SCRATCH_SIZE / 2}`);
   out.push('    /* ---- random body ---- */');
+  if (looped) {
+    out.push('    j fz_body');
+    out.push('    .balign 4096');
+    out.push(`    .skip ${4096 - cross}`);
+  }
   out.push('fz_body:');
   out.push(...g.lines);
   out.push('fz_body_end:');
@@ -684,7 +890,9 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   out.push('    lla t5, fz_scratch');
   out.push(`    sub t5, s0, t5`);
   out.push('    sd t5, 64(t6)');
-  out.push('    sd zero, 248(t6)');
+  out.push('    lla t5, trap_rec');
+  out.push('    ld t5, 0(t5)');
+  out.push('    sd t5, 248(t6)  /* x31 (a base pointer) is replaced by the number of traps taken */');
   out.push('    lla t5, fz_fout');
   for (let i = 0; i < 32; i++) out.push(`    fsd f${i}, ${8 * i}(t5)`);
   out.push('    frcsr a2');
@@ -694,6 +902,12 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
   out.push('    lla a3, fz_scratch');
   out.push(`    li a4, ${SCRATCH_SIZE}`);
   out.push('    call fuzz_dump');
+  // Wait until the UART has sent everything (LSR.TEMT) before the finisher ends the machine:
+  // QEMU otherwise sometimes loses the last characters when the host is busy.
+  out.push('    li t0, 0x10000000');
+  out.push('1:  lbu t1, 5(t0)');
+  out.push('    andi t1, t1, 0x40');
+  out.push('    beqz t1, 1b');
   out.push('    li a0, 0');
   out.push('    call test_exit');
   out.push('    .data');
@@ -721,7 +935,7 @@ export function generateProgram(seed, { length = null, mode = 'straight' } = {})
 /** Names a dump line key ("x5", "f3", "fcsr", "mem", "mem[512..]") in assembler terms. */
 export function describeKey(key) {
   const m = /^x(\d+)$/.exec(key);
-  if (m) return `x${m[1]} (${XNAMES[Number(m[1])]})`;
+  if (m) return m[1] === '31' ? 'x31 (stands for the number of traps taken)' : `x${m[1]} (${XNAMES[Number(m[1])]})`;
   return key;
 }
 

@@ -4,16 +4,22 @@
 //   runInProcess(elf, { jit: true, timeoutMs })
 //     -> { stdout: Buffer, code, timedOut,
 //          jit: { translated, refused, ... } | undefined,   the BlockCompiler's counters
-//          translatedPcs: bigint[] }                         guest pc of every block translated
+//          translatedPcs: bigint[] }                         guest pc of every translation
+//
+//   const pool = new WorkerPool(n); await pool.run(elf, options); await pool.close();
+//     the same in n worker threads (runs in parallel without starting a Node process per
+//     program; a worker that overruns the time limit is terminated and replaced)
 //
 // CLI (compares JIT on/off and prints the counters):
 //   node tests/differential/inproc.mjs ELF
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const DIST = path.resolve(HERE, '..', '..', 'dist');
+// FUZZ_DIST: another build's dist/ (e.g. of an older commit, to bisect a mismatch)
+const DIST = process.env.FUZZ_DIST ? path.resolve(process.env.FUZZ_DIST) : path.resolve(HERE, '..', '..', 'dist');
 
 let libs;
 async function load() {
@@ -35,7 +41,7 @@ export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memByte
     hart = await Hart.create({ ...o, jit });
     const compiler = hart.jit;
     if (compiler) {
-      // Note which block each translation is for (the pc the interpreter found hot).
+      // Note which code each translation is for (the pc the interpreter found hot).
       const view = new DataView(hart.memory.buffer);
       const compile = compiler.compilePending.bind(compiler);
       compiler.compilePending = () => {
@@ -72,7 +78,83 @@ export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memByte
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** Worker threads running runInProcess, one program at a time each. */
+export class WorkerPool {
+  constructor(size) {
+    this.size = Math.max(1, size);
+    this.idle = [];
+    this.count = 0;
+    this.queue = [];
+    this.closed = false;
+  }
+
+  spawn() {
+    const w = new Worker(new URL(import.meta.url), { workerData: { inprocWorker: true } });
+    w.unref();
+    this.count++;
+    return w;
+  }
+
+  /** Like runInProcess; failures inside the worker come back as { error }. */
+  run(elf, options = {}) {
+    return new Promise((resolve) => {
+      this.queue.push({ elf, options, resolve });
+      this.pump();
+    });
+  }
+
+  pump() {
+    while (this.queue.length && !this.closed) {
+      let w = this.idle.pop();
+      if (!w) {
+        if (this.count >= this.size) return;
+        w = this.spawn();
+      }
+      const job = this.queue.shift();
+      this.start(w, job);
+    }
+  }
+
+  start(w, { elf, options, resolve }) {
+    const limit = (options.timeoutMs ?? 30000) + 10000;
+    const done = (result, healthy) => {
+      clearTimeout(timer);
+      w.removeAllListeners('message');
+      w.removeAllListeners('error');
+      if (healthy) this.idle.push(w);
+      else {
+        this.count--;
+        void w.terminate();
+      }
+      resolve(result);
+      this.pump();
+    };
+    const timer = setTimeout(
+      () => done({ stdout: Buffer.alloc(0), code: null, timedOut: true, error: 'worker did not finish: terminated' }, false),
+      limit,
+    );
+    w.on('message', (m) => done(m.error ? m : { ...m, stdout: Buffer.from(m.stdout) }, true));
+    w.on('error', (e) => done({ stdout: Buffer.alloc(0), code: null, timedOut: false, error: e.stack ?? String(e) }, false));
+    w.postMessage({ elf, options });
+  }
+
+  async close() {
+    this.closed = true;
+    const all = this.idle.splice(0);
+    this.count -= all.length;
+    await Promise.all(all.map((w) => w.terminate()));
+  }
+}
+
+if (!isMainThread && workerData?.inprocWorker) {
+  parentPort.on('message', async ({ elf, options }) => {
+    try {
+      parentPort.postMessage(await runInProcess(elf, options));
+    } catch (e) {
+      parentPort.postMessage({ stdout: new Uint8Array(0), code: null, timedOut: false, error: e?.stack ?? String(e) });
+    }
+  });
+} else if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const elf = process.argv[2];
   const on = await runInProcess(elf, { jit: true });
   const off = await runInProcess(elf, { jit: false });
