@@ -13,7 +13,7 @@ import { pmpRecompute } from "./pmp";
 
 export { run } from "./interpreter";
 export { jitRead, jitWrite } from "./memory";
-export { mulh, mulhsu, mulhu } from "./int-math";
+export { mulh, mulhsu, mulhu, clmul, clmulh, clmulr, rev8, orcb } from "./int-math";
 export { decodeForJit } from "./interpreter";
 export { jitFp } from "./execute-fp";
 export { jitAtomic } from "./execute-atomic";

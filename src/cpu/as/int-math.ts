@@ -34,3 +34,16 @@ export function clmul(a: u64, b: u64): u64 {
   clmulHi = hi;
   return lo;
 }
+
+/** clmulh: high half of the carry-less product. */
+export function clmulh(a: u64, b: u64): u64 { clmul(a, b); return clmulHi; }
+/** clmulr: bits 126..63 of the carry-less product. */
+export function clmulr(a: u64, b: u64): u64 { const lo = clmul(a, b); return (clmulHi << 1) | (lo >> 63); }
+/** rev8 (byte swap), for translated code: wasm has no i64 byte swap. */
+export function rev8(x: u64, unused: u64): u64 { return bswap<u64>(x); }
+/** orc.b: each byte becomes 0xff if it was nonzero. */
+export function orcb(x: u64, unused: u64): u64 {
+  let r: u64 = 0;
+  for (let i: u64 = 0; i < 64; i += 8) if ((x >> i) & 0xff) r |= (<u64>0xff) << i;
+  return r;
+}

@@ -19,7 +19,7 @@ import { fetchPage, fetchHostBase, flushTlb, updateModeKeys, ACC_WRITE } from ".
 import { read, write, fetchSlow, markCode, ioEvent, clearIoEvent, stopRequested, rawBits } from "./memory";
 import { trapped, clearTrapped, raiseException, checkInterrupts, mipValue, doMret, doSret } from "./trap";
 import { csrOp, setSliceRetired, updateTimers } from "./csr";
-import { mulh, mulhsu, mulhu, clmul, clmulHi } from "./int-math";
+import { mulh, mulhsu, mulhu, clmul, clmulh, clmulr, orcb } from "./int-math";
 import { execAtomic } from "./execute-atomic";
 import { execFp } from "./execute-fp";
 import { pmpAnyActive } from "./pmp";
@@ -265,18 +265,12 @@ export function run(budget: i32): i32 {
       case O.OP_RORI: setX(rd, rotr<u64>(getX(rs1), simm)); break;
       case O.OP_RORIW: setX(rd, sext32(<u64>rotr<u32>(<u32>getX(rs1), <u32>imm))); break;
       case O.OP_RORW: setX(rd, sext32(<u64>rotr<u32>(<u32>getX(rs1), <u32>getX(rs2) & 31))); break;
-      case O.OP_ORC_B: {
-        const x = getX(rs1);
-        let r: u64 = 0;
-        for (let i: u64 = 0; i < 64; i += 8) if ((x >> i) & 0xff) r |= (<u64>0xff) << i;
-        setX(rd, r);
-        break;
-      }
+      case O.OP_ORC_B: setX(rd, orcb(getX(rs1), 0)); break;
       case O.OP_REV8: setX(rd, bswap<u64>(getX(rs1))); break;
       // Zbc
       case O.OP_CLMUL: setX(rd, clmul(getX(rs1), getX(rs2))); break;
-      case O.OP_CLMULH: clmul(getX(rs1), getX(rs2)); setX(rd, clmulHi); break;
-      case O.OP_CLMULR: { const lo = clmul(getX(rs1), getX(rs2)); setX(rd, (clmulHi << 1) | (lo >> 63)); break; }
+      case O.OP_CLMULH: setX(rd, clmulh(getX(rs1), getX(rs2))); break;
+      case O.OP_CLMULR: setX(rd, clmulr(getX(rs1), getX(rs2))); break;
       // Zbs
       case O.OP_BCLR: setX(rd, getX(rs1) & ~((<u64>1) << (getX(rs2) & 63))); break;
       case O.OP_BCLRI: setX(rd, getX(rs1) & ~((<u64>1) << simm)); break;

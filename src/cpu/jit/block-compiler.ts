@@ -14,6 +14,11 @@ export interface JitCoreExports {
   mulhu: unknown;
   jitFp: unknown;
   jitAtomic: unknown;
+  clmul: unknown;
+  clmulh: unknown;
+  clmulr: unknown;
+  rev8: unknown;
+  orcb: unknown;
 }
 
 /** Table slots used before everything is dropped and numbering restarts (bounds memory use). */
@@ -47,6 +52,7 @@ export class BlockCompiler {
         core: {
           jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
           mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp, jitAtomic: this.core.jitAtomic,
+          clmul: this.core.clmul, clmulh: this.core.clmulh, clmulr: this.core.clmulr, rev8: this.core.rev8, orcb: this.core.orcb,
         },
         env: { memory: this.memory, table: this.table },
       });

@@ -43,8 +43,18 @@ export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'mulhu', type: 3 },
   { module: 'core', name: 'jitFp', type: 4 },
   { module: 'core', name: 'jitAtomic', type: 5 },
+  { module: 'core', name: 'clmul', type: 3 },
+  { module: 'core', name: 'clmulh', type: 3 },
+  { module: 'core', name: 'clmulr', type: 3 },
+  { module: 'core', name: 'rev8', type: 3 },
+  { module: 'core', name: 'orcb', type: 3 },
 ];
-const F_READ = 0, F_WRITE = 1, F_MULH = 2, F_MULHSU = 3, F_MULHU = 4, F_FP = 5, F_ATOMIC = 6;
+/** Ops wasm has no instruction for: rd = core function(rs1, rs2) (rev8/orc.b ignore rs2). */
+const CALLED: Record<number, number> = {
+  [O.OP_MULH]: 2, [O.OP_MULHSU]: 3, [O.OP_MULHU]: 4,
+  [O.OP_CLMUL]: 7, [O.OP_CLMULH]: 8, [O.OP_CLMULR]: 9, [O.OP_REV8]: 10, [O.OP_ORC_B]: 11,
+};
+const F_READ = 0, F_WRITE = 1, F_FP = 5, F_ATOMIC = 6;
 
 // LR/SC and AMOs also run in the core (they need the reservation and exact fault causes).
 const isAtomic = (op: number) => op >= O.OP_LR_W && op <= O.OP_AMOMAXU_D;
@@ -110,8 +120,7 @@ const UNARY: Record<number, number[]> = {
   [O.OP_CPOPW]: [Op.i32WrapI64, Op.i32Popcnt, Op.i64ExtendI32U],
 };
 const SIMPLE = new Set<number>([
-  O.OP_LUI, O.OP_AUIPC, O.OP_SLTI, O.OP_SLTIU, O.OP_SLT, O.OP_SLTU, O.OP_FENCE,
-  O.OP_MULH, O.OP_MULHSU, O.OP_MULHU, O.OP_DIV, O.OP_DIVU, O.OP_REM, O.OP_REMU, O.OP_DIVW, O.OP_DIVUW, O.OP_REMW, O.OP_REMUW,
+  O.OP_LUI, O.OP_AUIPC, O.OP_SLTI, O.OP_SLTIU, O.OP_SLT, O.OP_SLTU, O.OP_FENCE, O.OP_DIV, O.OP_DIVU, O.OP_REM, O.OP_REMU, O.OP_DIVW, O.OP_DIVUW, O.OP_REMW, O.OP_REMUW,
   O.OP_ADD_UW, O.OP_SH1ADD, O.OP_SH2ADD, O.OP_SH3ADD, O.OP_SH1ADD_UW, O.OP_SH2ADD_UW, O.OP_SH3ADD_UW, O.OP_SLLI_UW,
   O.OP_ANDN, O.OP_ORN, O.OP_XNOR, O.OP_MAX, O.OP_MAXU, O.OP_MIN, O.OP_MINU, O.OP_ZEXT_H,
   O.OP_BCLR, O.OP_BCLRI, O.OP_BEXT, O.OP_BEXTI, O.OP_BINV, O.OP_BINVI, O.OP_BSET, O.OP_BSETI,
@@ -119,7 +128,7 @@ const SIMPLE = new Set<number>([
 ]);
 
 function supported(op: number): boolean {
-  return isFp(op) || isAtomic(op) || op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
+  return isFp(op) || isAtomic(op) || op in CALLED || op in LOADS || op in STORES || op in BRANCHES || op in BINARY || op in IMMEDIATE || op in SHIFTS ||
     op in WORD || op in WORD_IMM || op in UNARY || SIMPLE.has(op) || op === O.OP_JAL || op === O.OP_JALR;
 }
 const isControl = (op: number) => op in BRANCHES || op === O.OP_JAL || op === O.OP_JALR;
@@ -441,6 +450,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
     const rs2 = () => getX(d.rs2);
     const uw = (f: () => void) => { f(); c.i64(0xffffffffn); c.op(Op.i64And); };
     if (op in BINARY) { rs1(); rs2(); c.op(BINARY[op]!); }
+    else if (op in CALLED) { rs1(); rs2(); c.call(CALLED[op]!); }
     else if (op in IMMEDIATE) { rs1(); c.i64(imm); c.op(IMMEDIATE[op]!); }
     else if (op in SHIFTS) { rs1(); rs2(); c.op(SHIFTS[op]!); }
     else if (op in WORD) { rs1(); c.op(Op.i32WrapI64); rs2(); c.op(Op.i32WrapI64); c.op(WORD[op]!); c.op(Op.i64ExtendI32S); }
@@ -454,9 +464,6 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
       case O.OP_SLTIU: rs1(); c.i64(imm); c.op(Op.i64LtU); c.op(Op.i64ExtendI32U); break;
       case O.OP_SLT: rs1(); rs2(); c.op(Op.i64LtS); c.op(Op.i64ExtendI32U); break;
       case O.OP_SLTU: rs1(); rs2(); c.op(Op.i64LtU); c.op(Op.i64ExtendI32U); break;
-      case O.OP_MULH: rs1(); rs2(); c.call(F_MULH); break;
-      case O.OP_MULHSU: rs1(); rs2(); c.call(F_MULHSU); break;
-      case O.OP_MULHU: rs1(); rs2(); c.call(F_MULHU); break;
       case O.OP_DIV: case O.OP_REM: {
         // x / 0 = -1, x % 0 = x; MIN / -1 = MIN, MIN % -1 = 0 (unpriv §13.2): only the divisor -1
         // needs care beyond zero, and for it the quotient is -x and the remainder 0.
