@@ -4,7 +4,7 @@
 // after anything that can make one pending (CSR writes, xRET, MMIO), never per instruction.
 import * as O from "./ops";
 import {
-  DCACHE_BASE, DCACHE_ENTRIES, CODEMAP_BASE, RAM_OFFSET, X_SINK, S_MSTATUS, S_MCYCLE, S_MINSTRET, S_FLAGS,
+  DCACHE_BASE, DCACHE_ENTRIES, S_MSTATUS, S_MCYCLE, S_MINSTRET, S_FLAGS,
   S_MIE, S_MENVCFG, S_SENVCFG, FLAG_SBI_IN_HOST, EXIT_BUDGET, EXIT_WFI, EXIT_STOP, EXIT_ECALL, S_EXIT_CAUSE,
   EXIT_JIT, S_JIT_EXIT, S_JIT_VPC, S_JIT_HOST, S_PC, S_RAN, JITMAP_BASE, JITMAP_ENTRIES, HOT_BASE, HOT_ENTRIES,
   HOT_THRESHOLD, FLAG_JIT,
@@ -15,7 +15,7 @@ import {
 } from "./state";
 import { E_OP, E_RD, E_RS1, E_RS2, E_LEN, E_IMM, decodeInto } from "./decode";
 import { expandCompressed } from "./decode-compressed";
-import { fetchPage, fetchHostBase, flushTlb, updateModeKeys, ACC_WRITE } from "./mmu";
+import { fetchPage, fetchHostBase, flushTlb, updateModeKeys } from "./mmu";
 import { read, write, fetchSlow, markCode, ioEvent, clearIoEvent, stopRequested, rawBits } from "./memory";
 import { trapped, clearTrapped, raiseException, checkInterrupts, mipValue, doMret, doSret } from "./trap";
 import { csrOp, setSliceRetired, updateTimers } from "./csr";
