@@ -2,17 +2,11 @@
  * orderings, LR/SC success and failure cases, AMO/LR/SC register corner
  * cases, and misaligned AMO (cause 6) / LR (cause 4) traps. */
 #include "test.h"
+#include "asm-macros.h"
 
 #define NPAIRS 8
 
     .option norvc
-
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
 
 /* For each (initial memory, operand) pair: rd and the new memory (64-bit slot). */
 .macro AMO_LOOP op
@@ -49,23 +43,10 @@
     AMO_LOOP amomaxu\sfx
 .endm
 
-.macro VAL name
-    NAME_A0 "\name"
-    call report_val
-.endm
-
     .text
     .globl main
 main:
-    addi sp, sp, -112
-    sd ra, 0(sp)
-    sd s0, 8(sp)
-    sd s1, 16(sp)
-    sd s2, 24(sp)
-    sd s3, 32(sp)
-    sd s4, 40(sp)
-    sd s5, 48(sp)
-    sd s6, 56(sp)
+    MAIN_ENTER
 
     .irp ord, , .aq, .rl, .aqrl
     AMO_ALL .w\ord
@@ -227,18 +208,7 @@ main:
     mv a1, s1
     VAL "quirk: misaligned sc.w rd"
 
-    call report_csum
-    ld ra, 0(sp)
-    ld s0, 8(sp)
-    ld s1, 16(sp)
-    ld s2, 24(sp)
-    ld s3, 32(sp)
-    ld s4, 40(sp)
-    ld s5, 48(sp)
-    ld s6, 56(sp)
-    addi sp, sp, 112
-    li a0, 0
-    ret
+    MAIN_LEAVE
 
     .section .rodata
     .balign 16

@@ -3,19 +3,10 @@
  * links, ebreak), HINT encodings that must act as no-ops, and reserved
  * encodings that must raise illegal instruction (mtval = the 16 bits). */
 #include "test.h"
+#include "asm-macros.h"
 
     .option rvc
 
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
-.macro VAL name
-    NAME_A0 "\name"
-    call report_val
-.endm
 /* run a raw 16-bit encoding and report the trap */
 .macro RAW16 hw, name
     call trap_arm

@@ -3,19 +3,10 @@
  * writes to read-only and non-existent CSRs (illegal instruction, mtval =
  * instruction bits). Uses mscratch/sscratch as plain read-write CSRs. */
 #include "test.h"
+#include "asm-macros.h"
 
     .option norvc
 
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
-.macro VAL name
-    NAME_A0 "\name"
-    call report_val
-.endm
 .macro TRAP name
     NAME_A0 "\name"
     call trap_report
@@ -24,10 +15,7 @@
     .text
     .globl main
 main:
-    addi sp, sp, -64
-    sd ra, 0(sp)
-    sd s0, 8(sp)
-    sd s1, 16(sp)
+    MAIN_ENTER
     /* mscratch is the trap-stack pointer for the runtime: save it */
     csrr s1, mscratch
 
@@ -200,10 +188,4 @@ main:
     mv a1, s0
     VAL "rd after trapping csrrw"
 
-    call report_csum
-    ld ra, 0(sp)
-    ld s0, 8(sp)
-    ld s1, 16(sp)
-    addi sp, sp, 64
-    li a0, 0
-    ret
+    MAIN_LEAVE

@@ -3,19 +3,9 @@
  * an instruction later in the running code, a 16-bit instruction, and a loop
  * that re-patches an immediate on every iteration. */
 #include "test.h"
+#include "asm-macros.h"
 
     .option norvc
-
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
-.macro VAL name
-    NAME_A0 "\name"
-    call report_val
-.endm
 
 /* addi a0, x0, imm */
 #define ADDI_A0(imm) (0x00000513 | (((imm) & 0xfff) << 20))
@@ -23,11 +13,7 @@
     .text
     .globl main
 main:
-    addi sp, sp, -64
-    sd ra, 0(sp)
-    sd s0, 8(sp)
-    sd s1, 16(sp)
-    sd s2, 24(sp)
+    MAIN_ENTER
 
     /* 1. call a function living in .data, patch it, call again */
     la s0, patchfn
@@ -94,14 +80,7 @@ main:
     mv a1, a0
     VAL "patchfn new body (a0*3+1)"
 
-    call report_csum
-    ld ra, 0(sp)
-    ld s0, 8(sp)
-    ld s1, 16(sp)
-    ld s2, 24(sp)
-    addi sp, sp, 64
-    li a0, 0
-    ret
+    MAIN_LEAVE
 
     .section .rodata
     .balign 8

@@ -22,21 +22,12 @@ static long u_store(long a) { *(volatile uint64_t *)a = 0x2424242424242424UL; re
 static long u_store32(long a) { *(volatile uint32_t *)a = 0x42424242U; return 0; }
 static long u_exec(long a) { return ((long (*)(void))a)(); }
 
-static void show(const char *what, long v)
-{
-    if (trap_rec.count)
-        trap_report_noepc(what);
-    else {
-        trap_disarm();
-        tprintf("%s: ok value=%016lx\n", what, (uint64_t)v);
-    }
-}
 static void try_mode(int mode, const char *what, long (*fn)(long), uint64_t a)
 {
     trap_arm();
     long v = run_in_mode(mode, fn, (long)a, 0);
     tprintf("%s ", mode == PRV_U ? "U" : mode == PRV_S ? "S" : "M");
-    show(what, v);
+    trap_show(what, v);
 }
 
 static void cfg_set(int i, uint64_t cfg)
@@ -162,7 +153,7 @@ int main(void)
     csr_write(pmpcfg2, 0);
     trap_arm();
     long v = run_u(u_load, b);
-    show("quirk: U run with no PMP entries (mret)", v);
+    trap_show("quirk: U run with no PMP entries (mret)", v);
     try_mode(PRV_M, "M load with no PMP entries", u_load, b);
     csr_write(pmpcfg2, c2);
 

@@ -2,19 +2,13 @@
  * instruction (incl. the *W forms) over a table of edge-case operands,
  * plus LUI/AUIPC and writes to x0. Uncompressed encodings only. */
 #include "test.h"
+#include "asm-macros.h"
 
 #define NVALS 12 /* entries in vals[] */
 
     .option norvc
 
 /* name string in .rodata, address into a0 */
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
-
 /* For every pair (vals[i], vals[j]): r = op(vals[i], vals[j]); report. */
 .macro RR_LOOP op
     li s0, 0
@@ -74,13 +68,7 @@
     .text
     .globl main
 main:
-    addi sp, sp, -112
-    sd ra, 0(sp)
-    sd s0, 8(sp)
-    sd s1, 16(sp)
-    sd s2, 24(sp)
-    sd s3, 32(sp)
-    sd s4, 40(sp)
+    MAIN_ENTER
 
     RR_LOOP add
     RR_LOOP sub
@@ -165,16 +153,7 @@ main:
     NAME_A0 "after nop/hints"
     call report_val
 
-    call report_csum
-    ld ra, 0(sp)
-    ld s0, 8(sp)
-    ld s1, 16(sp)
-    ld s2, 24(sp)
-    ld s3, 32(sp)
-    ld s4, 40(sp)
-    addi sp, sp, 112
-    li a0, 0
-    ret
+    MAIN_LEAVE
 
     .section .rodata
     .balign 8

@@ -3,17 +3,11 @@
  * pairs (taken and not taken, forward and backward), JAL/JALR link values,
  * JALR with odd targets and rd == rs1, and FENCE variants. */
 #include "test.h"
+#include "asm-macros.h"
 
 #define NVALS 8
 
     .option norvc
-
-.macro NAME_A0 str
-    .pushsection .rodata
-77: .asciz "\str"
-    .popsection
-    la a0, 77b
-.endm
 
 .macro LOAD_T op, off
     la s5, ldata
@@ -51,15 +45,7 @@
     .text
     .globl main
 main:
-    addi sp, sp, -112
-    sd ra, 0(sp)
-    sd s0, 8(sp)
-    sd s1, 16(sp)
-    sd s2, 24(sp)
-    sd s3, 32(sp)
-    sd s4, 40(sp)
-    sd s5, 48(sp)
-    sd s6, 56(sp)
+    MAIN_ENTER
 
     /* ---- loads ---- */
     .irp off, 0, 1, 7, 8, 15
@@ -222,18 +208,7 @@ main:
     NAME_A0 "fences executed"
     call report_val
 
-    call report_csum
-    ld ra, 0(sp)
-    ld s0, 8(sp)
-    ld s1, 16(sp)
-    ld s2, 24(sp)
-    ld s3, 32(sp)
-    ld s4, 40(sp)
-    ld s5, 48(sp)
-    ld s6, 56(sp)
-    addi sp, sp, 112
-    li a0, 0
-    ret
+    MAIN_LEAVE
 
 leaf_double:
     add a0, a0, a0

@@ -74,18 +74,9 @@ static long mprv_load(uint64_t va, uint64_t mpp, uint64_t extra)
     return (long)v;
 }
 
-static void show(const char *what, long v)
-{
-    if (trap_rec.count)
-        trap_report_noepc(what);
-    else {
-        trap_disarm();
-        tprintf("%s: ok value=%016lx\n", what, (uint64_t)v);
-    }
-}
 
-#define S_TRY(what, fn, va) do { trap_arm(); long v_ = run_in_mode(PRV_S, fn, (long)(va), 0); show(what, v_); } while (0)
-#define U_TRY(what, fn, va) do { trap_arm(); long v_ = run_in_mode(PRV_U, (long (*)(long))((uint64_t)(fn)), (long)(va), ALIAS_OFF); show(what, v_); } while (0)
+#define S_TRY(what, fn, va) do { trap_arm(); long v_ = run_in_mode(PRV_S, fn, (long)(va), 0); trap_show(what, v_); } while (0)
+#define U_TRY(what, fn, va) do { trap_arm(); long v_ = run_in_mode(PRV_U, (long (*)(long))((uint64_t)(fn)), (long)(va), ALIAS_OFF); trap_show(what, v_); } while (0)
 
 static uint64_t *pte4k(int i) { return &l0[vpn(TVA(i), 0)]; }
 static void set4k(int i, uint64_t flags) { *pte4k(i) = pte_make((uint64_t)tpages[i], flags); sfence_vma(); }
@@ -205,25 +196,25 @@ int main(void)
     /* ---- MPRV from M ---- */
     trap_arm();
     long v = mprv_load(TVA(0), PRV_S, 0);
-    show("M MPRV MPP=S load R page", v);
+    trap_show("M MPRV MPP=S load R page", v);
     trap_arm();
     v = mprv_load(TVA(3), PRV_U, 0);
-    show("M MPRV MPP=U load U page", v);
+    trap_show("M MPRV MPP=U load U page", v);
     trap_arm();
     v = mprv_load(TVA(0), PRV_U, 0);
-    show("M MPRV MPP=U load S page", v);
+    trap_show("M MPRV MPP=U load S page", v);
     trap_arm();
     v = mprv_load(TVA(3), PRV_S, 0);
-    show("M MPRV MPP=S load U page SUM=0", v);
+    trap_show("M MPRV MPP=S load U page SUM=0", v);
     trap_arm();
     v = mprv_load(TVA(3), PRV_S, MSTATUS_SUM);
-    show("M MPRV MPP=S load U page SUM=1", v);
+    trap_show("M MPRV MPP=S load U page SUM=1", v);
     trap_arm();
     v = mprv_load(TVA(2), PRV_S, MSTATUS_MXR);
-    show("M MPRV MPP=S load X page MXR=1", v);
+    trap_show("M MPRV MPP=S load X page MXR=1", v);
     trap_arm();
     v = mprv_load((uint64_t)tpages[5], PRV_M, 0);
-    show("M MPRV MPP=M (no translation)", v);
+    trap_show("M MPRV MPP=M (no translation)", v);
 
     /* ---- sfence.vma after changing a PTE ---- */
     S_TRY("S load page 10 (maps tpages[10])", s_load, TVA(10));
@@ -242,7 +233,7 @@ int main(void)
     S_TRY("S csrr satp TVM=1", s_rd_satp, 0);
     trap_arm();
     run_s(s_wr_satp, (long)satp_val);
-    show("S csrw satp (same value) TVM=1", 0);
+    trap_show("S csrw satp (same value) TVM=1", 0);
     S_TRY("S sfence.vma TVM=1", s_sfence, 0);
     csr_clear(mstatus, MSTATUS_TVM);
     S_TRY("S csrr satp TVM=0", s_rd_satp, 0);

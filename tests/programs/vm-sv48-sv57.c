@@ -15,26 +15,17 @@ static long s_load(long va) { return (long)*(volatile uint64_t *)va; }
 static long s_store(long va) { *(volatile uint64_t *)va = 0x3939393939393939UL; return 0; }
 static long u_load(long va) { return (long)*(volatile uint64_t *)va; }
 
-static void show(const char *what, long v)
-{
-    if (trap_rec.count)
-        trap_report_noepc(what);
-    else {
-        trap_disarm();
-        tprintf("%s: ok value=%016lx\n", what, (uint64_t)v);
-    }
-}
 static void s_try(const char *what, long (*fn)(long), uint64_t va)
 {
     trap_arm();
     long v = run_in_mode(PRV_S, fn, (long)va, 0);
-    show(what, v);
+    trap_show(what, v);
 }
 static void u_try(const char *what, long (*fn)(long), uint64_t va)
 {
     trap_arm();
     long v = run_in_mode(PRV_U, fn, (long)va, ALIAS_OFF);
-    show(what, v);
+    trap_show(what, v);
 }
 
 static void run_mode(int levels)

@@ -133,6 +133,8 @@ void trap_disarm(void);
 /* Print "  trap: cause=.. tval=.. [epc]" or "  no trap" and disarm. */
 void trap_report(const char *what);
 void trap_report_noepc(const char *what);
+/* After an armed access: the recorded trap (without epc), or "what: ok value=v" and disarm. */
+void trap_show(const char *what, long v);
 
 /* Run fn(arg) in privilege `mode` (0=U,1=S,3=M) with pc/sp/fn shifted by
  * `offset` (for running through an alias mapping). Returns fn's result when it

@@ -74,6 +74,16 @@ static void report(const char *what, int with_epc)
 void trap_report(const char *what) { report(what, 1); }
 void trap_report_noepc(const char *what) { report(what, 0); }
 
+void trap_show(const char *what, long v)
+{
+    if (trap_rec.count)
+        trap_report_noepc(what);
+    else {
+        trap_disarm();
+        tprintf("%s: ok value=%016lx\n", what, (uint64_t)v);
+    }
+}
+
 /* Read a 16-bit instruction parcel at pc. In the M-mode handler, a trap from a
  * lower mode with translation on is read through MPRV (MPP already holds the
  * previous mode), so that code running at a virtual alias can be skipped. In
