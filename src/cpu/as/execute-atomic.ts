@@ -2,11 +2,11 @@
 // trivially atomic. Like QEMU, the reservation is the virtual address and the value LR read; SC
 // succeeds when both still match (so a plain store of a different value in between fails it).
 import * as O from "./ops";
-import { S_RES_ADDR, S_RES_VALUE, S_PC, S_JIT_EXIT } from "../layout";
-import { pc, setPc, getX, setX } from "./state";
-import { atomicHost, codeChanged, clearCodeChanged } from "./memory";
+import { S_RES_ADDR, S_RES_VALUE } from "../layout";
+import { getX, setX } from "./state";
+import { atomicHost, jitBegin, jitReport } from "./memory";
 import { ACC_READ, ACC_WRITE } from "./mmu";
-import { trapped, clearTrapped } from "./trap";
+import { trapped } from "./trap";
 
 export function execAtomic(op: i32, rd: u32, rs1: u32, rs2: u32): void {
   const va = getX(rs1);
@@ -56,12 +56,9 @@ export function execAtomic(op: i32, rd: u32, rs1: u32, rs2: u32): void {
 }
 
 /** Runs one A-extension instruction for translated code (src/cpu/jit). Integer registers must be
- *  in memory; a trap leaves the handler in S_PC and S_JIT_EXIT = 2, a write to code
- *  S_JIT_EXIT = 1. */
+ *  in memory; outcomes are reported as memory.ts's jitReport describes. */
 export function jitAtomic(op: i32, rd: u32, rs1: u32, rs2: u32, pcNow: u64): void {
-  setPc(pcNow);
-  clearCodeChanged();
+  jitBegin(pcNow);
   execAtomic(op, rd, rs1, rs2);
-  if (trapped) { clearTrapped(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return; }
-  if (codeChanged) store<i32>(S_JIT_EXIT, 1); // the AMO wrote code: stop running translations
+  jitReport();
 }

@@ -2,11 +2,11 @@
 // mode resolution, mstatus.FS, and fflags accrual around the soft-float library, which does the
 // arithmetic exactly.
 import * as O from "./ops";
-import { S_MSTATUS, S_FCSR, S_PC, S_JIT_EXIT, DCACHE_BASE } from "../layout";
-import { pc, setPc, getX, setX, getF, setF, CAUSE_ILLEGAL, MSTATUS_FS } from "./state";
+import { S_MSTATUS, S_FCSR, DCACHE_BASE } from "../layout";
+import { pc, getX, setX, getF, setF, CAUSE_ILLEGAL, MSTATUS_FS } from "./state";
 import { E_OP, E_RD, E_RS1, E_RS2, E_RS3, E_LEN, E_RM, E_IMM } from "./decode";
-import { read, write, rawBits, ioEvent, codeChanged, clearCodeChanged } from "./memory";
-import { raiseException, trapped, clearTrapped } from "./trap";
+import { read, write, rawBits, jitBegin, jitReport } from "./memory";
+import { raiseException, trapped } from "./trap";
 import * as SF from "./softfloat/index";
 
 const BOX: u64 = 0xffffffff00000000;
@@ -157,11 +157,10 @@ const JIT_FP_ENTRY: usize = DCACHE_BASE - 32;
 
 /**
  * Runs one F/D instruction for translated code (src/cpu/jit), from its decoded fields. Integer
- * registers must be in memory. A trap leaves the handler in S_PC and S_JIT_EXIT = 2; MMIO or a
- * store to code sets S_JIT_EXIT = 1.
+ * registers must be in memory; outcomes are reported as memory.ts's jitReport describes.
  */
 export function jitFp(op: i32, rd: u32, rs1: u32, rs2: u32, rs3: u32, rm: u32, imm: i32, len: u32, pcNow: u64): void {
-  setPc(pcNow);
+  jitBegin(pcNow);
   const e = JIT_FP_ENTRY;
   store<u16>(e, <u16>op, E_OP);
   store<u8>(e, <u8>rd, E_RD);
@@ -171,8 +170,6 @@ export function jitFp(op: i32, rd: u32, rs1: u32, rs2: u32, rs3: u32, rm: u32, i
   store<u8>(e, <u8>len, E_LEN);
   store<u8>(e, <u8>rm, E_RM);
   store<i32>(e, imm, E_IMM);
-  clearCodeChanged();
   execFp(op, e);
-  if (trapped) { clearTrapped(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return; }
-  if (ioEvent || codeChanged) store<i32>(S_JIT_EXIT, 1);
+  jitReport();
 }

@@ -231,23 +231,33 @@ function dropTranslations(page: usize): void {
 
 // ---- helpers for translated code (src/cpu/jit): slow paths with exits reported in memory ----
 
-/** Load slow path for translated code. On a trap S_PC holds the handler and S_JIT_EXIT = 2;
- *  after MMIO S_JIT_EXIT = 1 so the block ends and the interpreter sees the event. */
-export function jitRead(va: u64, size: i32, pcNow: u64): u64 {
-  setPc(pcNow);
-  const v = readSlow(va, <u64>size);
-  if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return 0; }
-  if (ioEvent) store<i32>(S_JIT_EXIT, 1);
-  return v;
-}
-
-/** Store slow path for translated code; also ends the block when the store changed code. */
-export function jitWrite(va: u64, size: i32, v: u64, pcNow: u64): void {
+/** Starts a helper call from translated code at pcNow (traps record pc). */
+export function jitBegin(pcNow: u64): void {
   setPc(pcNow);
   clearCodeChanged();
-  writeSlow(va, <u64>size, v);
-  if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return; }
+}
+
+/** Ends a helper call from translated code: a trap leaves the handler in S_PC and
+ *  S_JIT_EXIT = 2 (returns true); MMIO or a write to code sets S_JIT_EXIT = 1 so the
+ *  translated function stops and the interpreter sees the event. */
+export function jitReport(): bool {
+  if (trapped) { clearTrappedFlag(); store<u64>(S_PC, pc); store<i32>(S_JIT_EXIT, 2); return true; }
   if (ioEvent || codeChanged) store<i32>(S_JIT_EXIT, 1);
+  return false;
+}
+
+/** Load slow path for translated code. */
+export function jitRead(va: u64, size: i32, pcNow: u64): u64 {
+  jitBegin(pcNow);
+  const v = readSlow(va, <u64>size);
+  return jitReport() ? 0 : v;
+}
+
+/** Store slow path for translated code (a store that hits code also ends the function). */
+export function jitWrite(va: u64, size: i32, v: u64, pcNow: u64): void {
+  jitBegin(pcNow);
+  writeSlow(va, <u64>size, v);
+  jitReport();
 }
 
 /** After the host wrote guest RAM [offset, offset+len) (DMA, loaders). */
