@@ -43,7 +43,6 @@ export class Hart {
   readonly hartId: number;
   private readonly core: CoreExports;
   private readonly view: DataView;
-  private readonly clockNow: () => number;
   /** Translator of hot blocks; undefined when the JIT is off. */
   readonly jit: BlockCompiler | undefined;
 
@@ -53,7 +52,6 @@ export class Hart {
     this.ramBase = o.ramBase ?? 0x8000_0000;
     this.ramBytes = o.ramBytes;
     this.hartId = o.hartId ?? 0;
-    this.clockNow = o.clock;
     this.ram = new Uint8Array(memory.buffer, L.RAM_OFFSET, o.ramBytes);
     this.view = new DataView(memory.buffer);
     core.reset(BigInt(this.ramBase), BigInt(o.ramBytes), BigInt(this.hartId));
@@ -143,10 +141,10 @@ export class Hart {
   }
 
   get mtimecmp(): bigint { return this.view.getBigUint64(L.S_MTIMECMP, true); }
+  /** MTIP follows mtime >= mtimecmp (privileged spec §3.2.1); the core re-evaluates it after
+   *  the MMIO access that wrote it and whenever run() starts. */
   set mtimecmp(v: bigint) {
     this.view.setBigUint64(L.S_MTIMECMP, BigInt.asUintN(64, v), true);
-    // MTIP follows mtime >= mtimecmp; a write can clear it at once (privileged spec §3.2.1).
-    this.setInterruptLevel(Irq.MTIP, BigInt(Math.floor(this.clockNow())) >= BigInt.asUintN(64, v));
   }
 
   /** Earliest mtime at which a timer interrupt (mtimecmp or Sstc's stimecmp) can fire. */

@@ -81,11 +81,12 @@ export function run(budget: i32): i32 {
   let blockStart = true;
   while (n > 0) {
     // After MMIO (by the previous instruction or translated code): the device may have asked
-    // to stop or raised an interrupt line.
+    // to stop, moved a timer compare value or raised an interrupt line.
     if (ioEvent) {
       clearIoEvent();
       setPc(lpc);
       if (stopRequested()) { exit = EXIT_STOP; break; }
+      updateTimers(); // e.g. a CLINT mtimecmp write
       checkInterrupts();
       lpc = pc; fp = fetchPage; fhb = fetchHostBase;
     }
