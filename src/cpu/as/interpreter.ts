@@ -31,22 +31,27 @@ const SCRATCH_ENTRY: usize = DCACHE_BASE - 16;
 // @ts-ignore: decorator
 @inline function sext32(v: u64): u64 { return <u64><i64><i32>v; }
 
+/** Decodes the instruction at wasm address h into entry e; a 32-bit instruction must not cross
+ *  the page. */
+function decodeInPage(e: usize, h: usize): void {
+  const lo = <u32>load<u16>(h);
+  if ((lo & 3) != 3) decodeInto(e, expandCompressed(lo), 2, lo);
+  else decodeInto(e, load<u32>(h), 4, load<u32>(h));
+}
+
 /** Decodes the instruction at wasm address h (guest pc) into entry e; returns the entry to use,
  *  or 0 after raising a fetch fault for the second half of a page-crossing instruction. */
 function decodeAt(e: usize, h: usize): usize {
   const lo = <u32>load<u16>(h);
-  if ((lo & 3) != 3) {
-    decodeInto(e, expandCompressed(lo), 2, lo);
-  } else if ((h & 0xfff) != 0xffe) {
-    const w = load<u32>(h);
-    decodeInto(e, w, 4, w);
-  } else {
+  if ((lo & 3) == 3 && (h & 0xfff) == 0xffe) {
+    // Crosses the page: the halves may live in different physical pages, so never cached.
     const h2 = fetchSlow(pc + 2); // the caller has set pc
     if (trapped) return 0;
     const w = lo | (<u32>load<u16>(h2) << 16);
     decodeInto(SCRATCH_ENTRY, w, 4, w);
     return SCRATCH_ENTRY;
   }
+  decodeInPage(e, h);
   store<u32>(e, <u32>h | 1);
   markCode(h, load<u8>(e, E_LEN));
   return e;
@@ -56,9 +61,7 @@ function decodeAt(e: usize, h: usize): usize {
  *  caching it), records h as code so stores there drop the translation, and returns the entry.
  *  The caller guarantees h lies in RAM and a 32-bit instruction does not cross the page. */
 export function decodeForJit(h: usize): usize {
-  const lo = <u32>load<u16>(h);
-  if ((lo & 3) != 3) decodeInto(SCRATCH_ENTRY, expandCompressed(lo), 2, lo);
-  else decodeInto(SCRATCH_ENTRY, load<u32>(h), 4, load<u32>(h));
+  decodeInPage(SCRATCH_ENTRY, h);
   markCode(h, load<u8>(SCRATCH_ENTRY, E_LEN));
   return SCRATCH_ENTRY;
 }
