@@ -1,0 +1,1 @@
+export { GoldfishRtc, type GoldfishRtcOptions, type GoldfishRtcState } from './goldfish-rtc.js';
