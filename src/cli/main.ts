@@ -1,17 +1,11 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { TypervisorError } from '../core/errors.js';
-import { attachConsoleInput, type ConsoleInputStream } from '../host/console-input.js';
-import { ConsoleOutput, type ConsoleOutputStream } from '../host/console-output.js';
-import { readKernelFile } from '../host/kernel-file.js';
-import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { parseMemorySize, validateBios, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
+import type { MachineOptions } from '../vmm/machine.js';
+import type { CliStreams } from './cli-streams.js';
+import { addDtbCommand } from './dtb-command.js';
+import { addRunCommand } from './run-command.js';
 
-/** The process streams the CLI talks to (tests pass their own). */
-export interface CliStreams {
-  stdin: ConsoleInputStream;
-  stdout: ConsoleOutputStream;
-  stderr: { write(text: string): unknown };
-}
+export type { CliStreams } from './cli-streams.js';
 
 /** Exit status for command-line mistakes, as with most Unix tools. */
 const EXIT_USAGE = 2;
@@ -39,21 +33,11 @@ export async function main(
     })
     .showSuggestionAfterError();
 
-  program
-    .command('run')
-    .description('boot a virtual machine (a `virt` board, like qemu-system-riscv64 -machine virt)')
-    .addOption(
-      new Option('--bios <firmware>', 'firmware; `none` starts the kernel directly in M-mode').default('default'),
-    )
-    .requiredOption('--kernel <path>', 'program to run: a RISC-V ELF loaded at its physical addresses')
-    .option('--mem <size>', 'guest RAM, e.g. 128M or 2G (16M to 3.5G)', '128M')
-    .action(async (opts: { bios: string; kernel: string; mem: string }) => {
-      // Cheap checks first, so a bad flag is reported before the kernel file is read.
-      const bios = validateBios(opts.bios);
-      const memBytes = validateMemBytes(parseMemorySize(opts.mem));
-      const kernel = await readKernelFile(opts.kernel);
-      status = await runMachine({ bios, memBytes, kernel }, streams, machineOptions);
-    });
+  const done = (code: number) => {
+    status = code;
+  };
+  addRunCommand(program, streams, machineOptions, done);
+  addDtbCommand(program, { ...streams, stdoutIsTerminal: (streams.stdout as { isTTY?: boolean }).isTTY === true }, done);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -76,30 +60,5 @@ export async function main(
     say('hint: this is a bug in typervisor; set TYPERVISOR_DEBUG=1 for a stack trace and please report it\n');
     if (process.env['TYPERVISOR_DEBUG'] && error instanceof Error) say(`${error.stack}\n`);
     return EXIT_ERROR;
-  }
-}
-
-async function runMachine(
-  config: MachineConfig,
-  streams: CliStreams,
-  machineOptions: MachineOptions,
-): Promise<number> {
-  const output = new ConsoleOutput(streams.stdout);
-  const machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, machineOptions);
-  const closeInput = attachConsoleInput(streams.stdin, {
-    data: (bytes) => machine.consoleInput(bytes),
-    quit: () => {
-      streams.stderr.write('\ntypervisor: terminated\n');
-      machine.quit(0);
-    },
-    message: (text) => void streams.stderr.write(text),
-  });
-  try {
-    machine.start();
-    const exit = await machine.exited;
-    return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
-  } finally {
-    closeInput();
-    await output.drain();
   }
 }

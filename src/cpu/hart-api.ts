@@ -29,7 +29,8 @@ export const enum RunExit {
   WaitForInterrupt = 1,
   /** {@link Hart.requestStop} was called (e.g. by a device during an MMIO access). */
   Stopped = 2,
-  /** An S-mode `ecall` for the host's SBI implementation (see {@link Hart.setSbiInHost}). */
+  /** An S-mode `ecall` for the host's SBI implementation (see {@link Hart.setSbiInHost}); pc is
+   *  already past the ecall, a7/a6/a0… hold the call: write the results and run on. */
   Ecall = 3,
 }
 

@@ -158,6 +158,46 @@ export class Hart {
     return t === 0xffff_ffff_ffff_ffffn ? undefined : Number(t);
   }
 
+  /**
+   * Plays the part of M-mode firmware handing the hart to a supervisor (what OpenSBI does before
+   * jumping to Linux): every exception but ecall-from-S and the S-level interrupts are delegated
+   * to S (privileged spec §3.1.8), counters and Sstc/Zicbo* are opened to S (mcounteren,
+   * menvcfg §3.1.11–12), PMP entry 0 grants all memory (with entries implemented, an
+   * unmatched S access would fault, §3.7.1), S-mode ecalls exit to the host as SBI calls, and
+   * the hart continues in S-mode at `entry` with satp = 0.
+   */
+  enterSupervisor(entry: bigint): void {
+    const v = this.view;
+    v.setBigUint64(L.S_MEDELEG, 0xb3ffn & ~(1n << 9n), true);
+    v.setBigUint64(L.S_MIDELEG, BigInt(Irq.SSIP | Irq.STIP | Irq.SEIP), true);
+    v.setBigUint64(L.S_MCOUNTEREN, 0xffff_ffffn, true);
+    v.setBigUint64(L.S_MENVCFG, (1n << 63n) | 0xf0n, true); // STCE | CBZE | CBCFE | CBIE
+    v.setBigUint64(L.S_PMPADDR, 0x3f_ffff_ffff_ffffn, true); // NAPOT covering all of 2^56
+    v.setUint8(L.S_PMPCFG, 0x1f); // A = NAPOT, R W X
+    v.setBigUint64(L.S_STIMECMP, 0xffff_ffff_ffff_ffffn, true);
+    v.setInt32(L.S_PRIV, 1, true);
+    v.setBigUint64(L.S_SATP, 0n, true);
+    this.setSbiInHost(true);
+    this.pc = entry;
+    this.core.resync();
+  }
+
+  /** Supervisor timer compare (Sstc); STIP follows time >= stimecmp. Seen from the next run(). */
+  get stimecmp(): bigint { return this.view.getBigUint64(L.S_STIMECMP, true); }
+  set stimecmp(value: bigint) { this.view.setBigUint64(L.S_STIMECMP, BigInt.asUintN(64, value), true); }
+
+  /** Sets or clears software-writable bits of mip, as M-mode code would (e.g. SSIP for an SBI IPI). */
+  setPendingBits(bits: number, on: boolean): void {
+    const cur = this.view.getBigUint64(L.S_MIP, true);
+    const b = BigInt(bits);
+    this.view.setBigUint64(L.S_MIP, on ? cur | b : cur & ~b, true);
+  }
+
+  /** Forgets every cached address translation (an SBI remote sfence.vma reaching this hart). */
+  flushTlb(): void {
+    this.core.resync();
+  }
+
   /** Enables serving S-mode ecalls in the host (SBI); run() then returns {@link RunExit.Ecall}. */
   setSbiInHost(on: boolean): void {
     const f = this.view.getInt32(L.S_FLAGS, true);

@@ -1,22 +1,37 @@
 import { TypervisorError } from '../core/errors.js';
 import { MAX_RAM_BYTES, MIN_RAM_BYTES } from '../board/memory-map.js';
 
-/** The guest program and where it came from (for messages). vmm never reads files itself. */
+/** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
+ *  vmm never reads files itself. */
 export interface KernelImage {
   /** Shown in messages, e.g. the path given on the command line. */
   readonly name: string;
   readonly bytes: Uint8Array;
 }
 
-/** Firmware choice. Only `none` (the kernel starts in M-mode, no SBI) exists so far. */
-export type BiosKind = 'none';
+/**
+ * Firmware choice:
+ * - `builtin`: the VMM is the machine mode. The kernel starts in S-mode (a0 = hart id, a1 = the
+ *   device tree) and its SBI calls are served by the host (src/board/sbi).
+ * - `none`: no firmware; the kernel starts in M-mode at its entry (bare-metal programs), as with
+ *   QEMU's `-bios none`.
+ * - a file: firmware such as OpenSBI's fw_dynamic.bin / fw_jump.bin (raw, loaded at the start of
+ *   RAM, or ELF), started in M-mode with a0 = hart id, a1 = device tree, a2 = fw_dynamic info.
+ */
+export type BiosKind = 'builtin' | 'none';
+export type Firmware = BiosKind | KernelImage;
 
 /** What to build: a `virt` board with one hart. */
 export interface MachineConfig {
   /** Guest RAM in bytes: a multiple of 4 KiB in [16 MiB, 3.5 GiB]. */
   readonly memBytes: number;
-  readonly bios: BiosKind;
+  readonly bios: Firmware;
+  /** ELF, RISC-V Linux Image (optionally gzip or EFI-zboot compressed). */
   readonly kernel: KernelImage;
+  /** Initial ramdisk (cpio archives, possibly several concatenated) for Linux. */
+  readonly initrd?: KernelImage;
+  /** Kernel command line, passed in the device tree's /chosen/bootargs. */
+  readonly append?: string;
 }
 
 /** QEMU's default for `-machine virt`. */
@@ -56,20 +71,39 @@ export function formatBytes(bytes: number): string {
  */
 export function validateMachineConfig(config: {
   memBytes: number;
-  bios: string;
+  bios?: string | KernelImage;
   kernel: KernelImage;
+  initrd?: KernelImage;
+  append?: string;
 }): MachineConfig {
-  return { memBytes: validateMemBytes(config.memBytes), bios: validateBios(config.bios), kernel: config.kernel };
-}
-
-/** Checks a firmware name: only `none` exists so far. */
-export function validateBios(bios: string): BiosKind {
-  if (bios !== 'none') {
-    throw new TypervisorError(`unsupported firmware '${bios}': only --bios none is supported until the Linux board lands`, {
-      hint: 'run bare-metal programs with --bios none',
+  const bios = config.bios === undefined ? 'builtin' : typeof config.bios === 'string' ? validateBios(config.bios) : config.bios;
+  if (config.append !== undefined && (typeof config.append !== 'string' || config.append.includes('\0'))) {
+    throw new TypervisorError('the kernel command line must be a string without NUL characters');
+  }
+  if (config.append !== undefined && new TextEncoder().encode(config.append).length > MAX_CMDLINE_BYTES) {
+    throw new TypervisorError(`the kernel command line is longer than ${MAX_CMDLINE_BYTES} bytes (COMMAND_LINE_SIZE on RISC-V)`, {
+      hint: 'shorten --append',
     });
   }
-  return bios;
+  return {
+    memBytes: validateMemBytes(config.memBytes),
+    bios,
+    kernel: config.kernel,
+    ...(config.initrd ? { initrd: config.initrd } : {}),
+    ...(config.append !== undefined ? { append: config.append } : {}),
+  };
+}
+
+/** Linux's COMMAND_LINE_SIZE on riscv (arch/riscv/include/uapi/asm/setup.h). */
+export const MAX_CMDLINE_BYTES = 1024;
+
+/** Checks a firmware name given as a word: `builtin` (alias `default`) or `none`. */
+export function validateBios(bios: string): BiosKind {
+  if (bios === 'default' || bios === 'builtin') return 'builtin';
+  if (bios === 'none') return 'none';
+  throw new TypervisorError(`unknown firmware '${bios}'`, {
+    hint: 'use --bios builtin (the default: the VMM serves SBI), --bios none (bare metal, M-mode) or --bios PATH to a firmware file such as OpenSBI\'s fw_dynamic.bin',
+  });
 }
 
 /** Checks a RAM size in bytes: a whole number of 4 KiB pages in [16 MiB, 3.5 GiB]. */

@@ -47,7 +47,14 @@ describe('Machine', () => {
     expect(h.pc).toBe(BigInt(RAM + 0x10));
     expect(machine.entry).toBe(RAM + 0x10);
     expect(h.x[10]).toBe(0n); // a0: hart id
-    expect(h.x[11]).toBe(0n); // a1: no device tree yet
+    // a1: the device tree, 2 MiB-aligned near the end of RAM as QEMU places it
+    const fdt = Number(h.x[11]);
+    expect(fdt % (2 << 20)).toBe(0);
+    expect(fdt).toBeGreaterThan(RAM + MEM / 2);
+    const dv = new DataView(h.ram.buffer, fdt - RAM);
+    expect(dv.getUint32(0)).toBe(0xd00dfeed);
+    expect(machine.devices.boot.fdt).toEqual({ address: fdt, size: dv.getUint32(4) });
+    expect(h.supervisorEntry).toBeUndefined(); // --bios none: M-mode
     expect(h.mtimecmp).toBe(0n); // the CLINT's reset value on QEMU (the fake starts at all ones)
   });
 

@@ -1,15 +1,12 @@
-import { RamGuestMemory } from '../core/guest-memory.js';
 import { RunExit } from '../cpu/hart-api.js';
-import { Hart, type HartOptions } from '../cpu/hart.js';
-import { loadElf, type LoadedElf } from '../board/elf-loader.js';
-import { VIRT_MAP } from '../board/memory-map.js';
-import { MmioBus } from '../board/mmio-bus.js';
-import { Clint, MtimeClock, type ClintHart } from '../devices/clint/index.js';
-import { TestFinisher } from '../devices/test-finisher/index.js';
-import { Uart16550 } from '../devices/uart16550/index.js';
+import { Hart } from '../cpu/hart.js';
 import { ConsoleBuffer } from './console-buffer.js';
 import { monotonicMs, setHostTimer, yieldToEventLoop } from './event-loop.js';
 import type { MachineConfig } from './machine-config.js';
+import type { HartFactory, MachineHart } from './machine-hart.js';
+import { buildVirtBoard, type VirtBoard } from './virt-board.js';
+
+export type { HartFactory, MachineHart } from './machine-hart.js';
 
 /** Instructions per CPU slice (timers are checked when a slice starts): 1–7 ms of guest time
  *  depending on how much is translated. Measured on bench/programs/cpu-bound.c: 1 M runs it in
@@ -19,20 +16,6 @@ export const DEFAULT_SLICE_INSTRUCTIONS = 1_000_000;
 const RUN_QUANTUM_MS = 4;
 /** A hart waiting with no timer armed is polled this often (and woken at once by input). */
 const IDLE_RECHECK_MS = 1000;
-
-/** What the machine uses of a hart: src/cpu/hart.ts's Hart, or a test double. */
-export interface MachineHart extends ClintHart {
-  readonly ram: Uint8Array;
-  readonly ramBase: number;
-  run(maxInstructions: number): RunExit;
-  requestStop(): void;
-  pc: bigint;
-  setX(i: number, value: bigint): void;
-  nextTimerDeadline(): number | undefined;
-  invalidateCode(paddr: number, length: number): void;
-}
-
-export type HartFactory = (options: HartOptions) => Promise<MachineHart>;
 
 /** The host side of a machine: where its console goes and what time it is. */
 export interface MachineHost {
@@ -50,32 +33,24 @@ export interface MachineOptions {
 
 /** How a machine ended. */
 export interface MachineExit {
-  /** `finisher`: the guest wrote the test finisher; `quit`: the host called {@link Machine.quit}. */
-  readonly reason: 'finisher' | 'quit';
+  /**
+   * `finisher`: the guest wrote the test finisher (also what Linux's syscon poweroff does);
+   * `poweroff`: an SBI shutdown call; `quit`: the host called {@link Machine.quit}.
+   */
+  readonly reason: 'finisher' | 'poweroff' | 'quit';
   /** Process exit status to report (the finisher's code, or what quit() was given). */
   readonly code: number;
 }
 
-/** One boot's worth of board: rebuilt from the config on a guest-requested reset. */
-interface Board {
-  readonly hart: MachineHart;
-  readonly bus: MmioBus;
-  readonly uart: Uart16550;
-  readonly clint: Clint;
-  readonly finisher: TestFinisher;
-  readonly clock: MtimeClock;
-  readonly kernel: LoadedElf;
-}
-
 /**
- * A bare-metal `virt` machine: one hart in M-mode, RAM, the NS16550A UART, the CLINT and the
- * test finisher, with the kernel ELF loaded at its physical addresses.
+ * A `virt` machine with one hart (src/vmm/virt-board.ts): Linux with the VMM as its SBI firmware,
+ * real firmware such as OpenSBI, or a bare-metal program in M-mode.
  *
  * Life cycle: `await Machine.create(config, host)` builds and loads (throwing a TypervisorError
- * for a bad kernel), `start()` runs the CPU in slices on the event loop, `exited` resolves when
- * the guest writes the finisher or the host calls `quit()`, and rejects if the machine itself
- * fails. A finisher reset (0x7777) reboots: the board is rebuilt and the kernel reloaded, as
- * QEMU does.
+ * for a bad kernel, initrd or firmware), `start()` runs the CPU in slices on the event loop,
+ * `exited` resolves when the guest powers off (finisher/syscon or SBI) or the host calls
+ * `quit()`, and rejects if the machine itself fails. A guest reboot (finisher 0x7777, SBI system
+ * reset) rebuilds the board and reloads the files, as QEMU does.
  */
 export class Machine {
   readonly exited: Promise<MachineExit>;
@@ -87,7 +62,7 @@ export class Machine {
   private wake: (() => void) | undefined;
   /** A timer deadline that had passed when the hart last went idle (see idle()). */
   private passedDeadline: number | undefined;
-  private board!: Board;
+  private board!: VirtBoard;
   private readonly output: ConsoleBuffer;
   private readonly now: () => number;
   private readonly createHart: HartFactory;
@@ -122,7 +97,12 @@ export class Machine {
 
   /** Where the kernel starts. */
   get entry(): number {
-    return this.board.kernel.entry;
+    return this.board.boot.kernel.entry;
+  }
+
+  /** The board as it is now (rebuilt on reboot): devices, RAM, boot layout. */
+  get devices(): VirtBoard {
+    return this.board;
   }
 
   /** Starts the CPU loop (once; later calls do nothing). */
@@ -152,42 +132,19 @@ export class Machine {
     this.exit ??= exit;
   }
 
-  private async build(): Promise<Board> {
-    const clock = new MtimeClock(this.now);
-    const bus = new MmioBus();
-    const hart = await this.createHart({
-      ramBytes: this.config.memBytes,
-      ramBase: VIRT_MAP.dram.base,
-      bus,
-      hartId: 0,
-      clock: () => clock.now(),
-    });
-    const uart = new Uart16550({ tx: (bytes) => this.output.push(bytes) });
-    const clint = new Clint([hart], clock);
-    clint.reset();
-    const finisher = new TestFinisher({
-      onExit: (code) => {
-        this.finish({ reason: 'finisher', code });
-        hart.requestStop();
+  private build(): Promise<VirtBoard> {
+    return buildVirtBoard(this.config, this.createHart, this.now, {
+      console: (bytes) => this.output.push(bytes),
+      exit: (code, reason) => {
+        this.finish({ reason, code });
+        this.board?.hart.requestStop();
       },
-      onReset: () => {
+      reset: () => {
         this.resetRequested = true;
-        hart.requestStop();
+        this.board?.hart.requestStop();
       },
+      wake: () => this.wake?.(),
     });
-    bus.map('test', VIRT_MAP.test.base, finisher);
-    bus.map('clint', VIRT_MAP.clint.base, clint);
-    bus.map('uart0', VIRT_MAP.uart0.base, uart);
-
-    const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
-    const kernel = loadElf(this.config.kernel.name, this.config.kernel.bytes, ram);
-    // Boot protocol of QEMU's virt reset vector: a0 = hart id, a1 = device tree address.
-    // There is no device tree yet, so a1 = 0. (QEMU -bios none jumps to the start of RAM
-    // whatever e_entry says; we honour e_entry.)
-    hart.pc = BigInt(kernel.entry);
-    hart.setX(10, 0n);
-    hart.setX(11, 0n);
-    return { hart, bus, uart, clint, finisher, clock, kernel };
   }
 
   private async loop(): Promise<void> {
@@ -197,8 +154,15 @@ export class Machine {
       // timers). Yielding after every slice cost ~40% of the time once hot code is translated.
       const until = this.now() + RUN_QUANTUM_MS;
       let why: RunExit;
-      do why = hart.run(this.slice);
-      while (why === RunExit.Budget && this.exit === undefined && !this.resetRequested && this.now() < until);
+      for (;;) {
+        why = hart.run(this.slice);
+        // An SBI call is a hypercall: served here, and the hart carries on in the same quantum.
+        if (why === RunExit.Ecall) {
+          this.board.sbi.handle(hart);
+          why = RunExit.Budget;
+        }
+        if (why !== RunExit.Budget || this.exit !== undefined || this.resetRequested || this.now() >= until) break;
+      }
       this.output.flush();
       if (this.exit !== undefined) break;
       if (this.resetRequested) {
@@ -208,7 +172,6 @@ export class Machine {
       }
       uart.tick();
       if (why === RunExit.WaitForInterrupt) await this.idle();
-      else if (why === RunExit.Ecall) throw new Error('hart exited for an SBI call, but bare-metal machines have no SBI');
       else await yieldToEventLoop();
     }
   }

@@ -15,7 +15,14 @@ export interface FakeHartOptions {
 export class FakeHart implements MachineHart {
   readonly ram: Uint8Array;
   readonly ramBase: number;
+  readonly hartId = 0;
   pc = 0n;
+  stimecmp = 0xffff_ffff_ffff_ffffn;
+  /** Software-writable mip bits (setPendingBits). */
+  pending = 0;
+  /** Where enterSupervisor() put the hart, if it did. */
+  supervisorEntry: bigint | undefined;
+  tlbFlushes = 0;
   mtimecmp = 0xffff_ffff_ffff_ffffn;
   readonly x: bigint[] = new Array<bigint>(32).fill(0n);
   /** mip bits driven through setInterruptLevel. */
@@ -54,6 +61,16 @@ export class FakeHart implements MachineHart {
   }
   setInterruptLevel(bits: number, level: boolean): void {
     this.irqLevels = level ? this.irqLevels | bits : this.irqLevels & ~bits;
+  }
+  setPendingBits(bits: number, on: boolean): void {
+    this.pending = on ? this.pending | bits : this.pending & ~bits;
+  }
+  flushTlb(): void {
+    this.tlbFlushes++;
+  }
+  enterSupervisor(entry: bigint): void {
+    this.supervisorEntry = entry;
+    this.pc = entry;
   }
   nextTimerDeadline(): number | undefined {
     return this.deadline;

@@ -124,6 +124,21 @@ export class Uart16550 implements MmioDevice, Snapshotable<Uart16550State> {
     this.update();
   }
 
+  /**
+   * Takes up to `max` bytes of pending input out of the receiver, as if the guest had read them
+   * from RBR: for firmware consoles (SBI getchar, DBCN read) that share the terminal.
+   */
+  takeInput(max: number): Uint8Array {
+    const out: number[] = [];
+    const s = this.s;
+    while (out.length < max && s.rx.length > 0 && !(s.mcr & MCR_LOOP)) {
+      out.push(s.rx.shift()!);
+      this.pump();
+    }
+    this.update();
+    return Uint8Array.from(out);
+  }
+
   /** Advances the character-timeout clock by one period. */
   tick(): void {
     const s = this.s;

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { TypervisorError } from '../core/errors.js';
+import { attachConsoleInput } from '../host/console-input.js';
+import { ConsoleOutput } from '../host/console-output.js';
+import { defaultGuestConfig } from '../host/default-guest-config.js';
+import { readGuestFile } from '../host/guest-file.js';
+import { Machine, type MachineOptions } from '../vmm/machine.js';
+import { parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
+import type { CliStreams } from './cli-streams.js';
+
+/** Options `run` and `dtb` share: what machine to build. */
+export interface MachineFlags {
+  bios: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  mem?: string;
+}
+
+/** Adds the machine-describing options to a command. */
+export function addMachineOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--bios <firmware>', 'firmware: `builtin` (the VMM serves SBI; default), `none` (bare metal, M-mode) or a file such as OpenSBI\'s fw_dynamic.bin').default('builtin'),
+    )
+    .option('--kernel <path>', 'kernel: a RISC-V Linux Image (also gzip/EFI-zboot compressed) or ELF; default: the Debian guest')
+    .option('--initrd <path>', 'initial ramdisk (cpio) for the kernel')
+    .option('--append <args>', 'kernel command line')
+    .option('--mem <size>', 'guest RAM, e.g. 512M or 2G (16M to 3.5G; default 512M, 128M with --bios none)');
+}
+
+/**
+ * Turns command-line flags into a machine configuration, reading the files they name (and
+ * fetching the default guest when no kernel is given). Cheap checks come first, so a bad flag
+ * is reported before any file is read or fetched.
+ */
+export async function machineConfigFromFlags(opts: MachineFlags, command: string[], streams: CliStreams): Promise<MachineConfig> {
+  const word = ['builtin', 'default', 'none'].includes(opts.bios);
+  const biosWord = word ? validateBios(opts.bios) : undefined;
+  const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
+  if (opts.kernel === undefined) {
+    if (biosWord === 'none') {
+      throw new TypervisorError('--bios none needs a --kernel (the default guest boots with SBI firmware)', {
+        hint: 'give a bare-metal ELF with --kernel, or drop --bios none',
+      });
+    }
+    const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
+    const config = await defaultGuestConfig({
+      memBytes,
+      ...(command.length ? { command } : {}),
+      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      ...(initrd ? { initrd } : {}),
+      progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
+    });
+    return validateMachineConfig({ ...config, bios: biosWord ?? (await readGuestFile(opts.bios, 'firmware')) });
+  }
+  if (command.length) {
+    throw new TypervisorError('a command after -- runs only in the default guest', {
+      hint: 'drop --kernel to use the default guest, or start the command from your own initrd',
+    });
+  }
+  const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
+  const kernel = await readGuestFile(opts.kernel, 'kernel');
+  const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
+  return validateMachineConfig({
+    memBytes,
+    bios,
+    kernel,
+    ...(initrd ? { initrd } : {}),
+    ...(opts.append !== undefined ? { append: opts.append } : {}),
+  });
+}
+
+/** `typervisor run`: boots the machine on this terminal and returns its exit status. */
+export function addRunCommand(program: Command, streams: CliStreams, machineOptions: MachineOptions, done: (status: number) => void): void {
+  addMachineOptions(
+    program
+      .command('run')
+      .description('boot a virtual machine (a `virt` board, like qemu-system-riscv64 -machine virt); with no options, the default Debian guest')
+      .argument('[command...]', 'after --: run this command in the default guest instead of a shell; its exit status becomes ours'),
+  ).action(async (command: string[], opts: MachineFlags) => {
+    const config = await machineConfigFromFlags(opts, command, streams);
+    done(await runMachine(config, streams, machineOptions));
+  });
+}
+
+async function runMachine(config: MachineConfig, streams: CliStreams, machineOptions: MachineOptions): Promise<number> {
+  const output = new ConsoleOutput(streams.stdout);
+  const machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, machineOptions);
+  const closeInput = attachConsoleInput(streams.stdin, {
+    data: (bytes) => machine.consoleInput(bytes),
+    quit: () => {
+      streams.stderr.write('\ntypervisor: terminated\n');
+      machine.quit(0);
+    },
+    message: (text) => void streams.stderr.write(text),
+  });
+  try {
+    machine.start();
+    const exit = await machine.exited;
+    return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
+  } finally {
+    closeInput();
+    await output.drain();
+  }
+}

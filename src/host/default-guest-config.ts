@@ -1,0 +1,61 @@
+import { TypervisorError } from '../core/errors.js';
+import type { KernelImage, MachineConfig } from '../vmm/machine-config.js';
+import { commandInitramfs, ensureDefaultGuest, type GuestProgress } from './guest-image/index.js';
+import { readGuestFile } from './guest-file.js';
+
+/** RAM of the default guest unless the caller says otherwise. */
+export const DEFAULT_GUEST_MEM_BYTES = 512 * 1024 * 1024;
+
+/** Kernel command line of the default guest: the UART console. */
+export const DEFAULT_GUEST_APPEND = 'console=ttyS0';
+/** …and when it runs one command: the kernel keeps quiet so stdout is the command's output. */
+export const COMMAND_GUEST_APPEND = 'console=ttyS0 quiet loglevel=0';
+
+export interface DefaultGuestOptions {
+  readonly memBytes?: number;
+  /** Run this command (argv) instead of an interactive shell; its exit status ends the VM. */
+  readonly command?: readonly string[];
+  /** Replaces the default kernel command line. */
+  readonly append?: string;
+  /** Replaces the built initramfs. */
+  readonly initrd?: KernelImage;
+  /** Told what the first run is fetching and building. */
+  readonly progress?: GuestProgress;
+  /** Where guests are cached (default: $TYPERVISOR_CACHE, $XDG_CACHE_HOME/typervisor or ~/.cache/typervisor). */
+  readonly cacheDir?: string;
+}
+
+/**
+ * The machine configuration of the default guest: Debian trixie's riscv64 kernel and the
+ * initramfs typervisor builds from busybox (fetched and cached on first use), booted with the
+ * built-in SBI. Node only (it reads the cache and may run apt-get).
+ */
+export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<MachineConfig> {
+  const guest = await ensureDefaultGuest({
+    ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}),
+    ...(o.progress ? { progress: o.progress } : {}),
+  });
+  const kernel = await readGuestFile(guest.kernelPath, 'kernel');
+  let initrd = o.initrd ?? (await readGuestFile(guest.initramfsPath, 'initrd'));
+  if (o.command) {
+    if (o.command.length === 0) throw new TypervisorError('no command given after --', { hint: "e.g. typervisor run -- uname -a" });
+    if (o.initrd) {
+      throw new TypervisorError('a command cannot run with a custom --initrd', {
+        hint: 'the command is carried in typervisor\'s own initramfs; drop --initrd, or run the command from your initrd\'s init',
+      });
+    }
+    // Linux unpacks concatenated cpio archives one after the other (Documentation/driver-api/early-userspace/buffer-format.rst).
+    const extra = commandInitramfs([...o.command]);
+    const both = new Uint8Array(initrd.bytes.length + extra.length);
+    both.set(initrd.bytes);
+    both.set(extra, initrd.bytes.length);
+    initrd = { name: `${initrd.name} + command`, bytes: both };
+  }
+  return {
+    memBytes: o.memBytes ?? DEFAULT_GUEST_MEM_BYTES,
+    bios: 'builtin',
+    kernel,
+    initrd,
+    append: o.append ?? (o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND),
+  };
+}
