@@ -1,0 +1,191 @@
+import { writeCpioNewc, type CpioEntry } from '../../core/cpio-newc.js';
+import { TypervisorError } from '../../core/errors.js';
+import { shellQuote } from './shell-quote.js';
+
+/**
+ * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
+ * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
+ */
+export const INITRAMFS_FORMAT = 1;
+
+/** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
+export const FINISHER_ADDRESS = 0x10_0000;
+
+/** The hostname the guest gives itself. */
+export const GUEST_HOSTNAME = 'typervisor';
+
+/** A module to put in the initramfs; `modules` are given in load order. */
+export interface InitramfsModule {
+  name: string;
+  /** Below lib/modules/<version>/, e.g. `kernel/fs/ext4/ext4.ko`. */
+  path: string;
+  /** Names of the modules it needs (written to modules.dep for busybox modprobe). */
+  depends: readonly string[];
+  /** The uncompressed .ko. */
+  data: Uint8Array;
+}
+
+export interface InitramfsInput {
+  kernelVersion: string;
+  /** A static busybox for the guest's architecture. */
+  busybox: Uint8Array;
+  /** Loaded by /init in this order. */
+  modules: readonly InitramfsModule[];
+  /** Time stamp of every member, seconds since the epoch (default 0), so equal inputs give equal bytes. */
+  mtime?: number;
+}
+
+/**
+ * Applets linked in the archive because /init and the scripts it starts use them before (or
+ * without) `busybox --install -s`, which links all the others at boot. In bin/ unless noted.
+ */
+const EARLY_APPLETS = ['sh', 'mount', 'mkdir', 'ln', 'insmod', 'hostname', 'stty', 'setsid', 'cttyhack', 'devmem', 'poweroff', 'reboot', 'halt', 'sync', 'umount', 'ip', 'cat'];
+
+/**
+ * Builds the default guest's base initramfs: an uncompressed cpio "newc" archive (the kernel
+ * unpacks it faster than gzip on an emulated CPU) with busybox, /init, the modules and a minimal
+ * /etc. What /init does is described in initScript(). A command archive from commandInitramfs()
+ * may be concatenated after it.
+ */
+export function buildInitramfs(input: InitramfsInput): Uint8Array {
+  const { kernelVersion } = input;
+  if (!/^[A-Za-z0-9._+~-]+$/.test(kernelVersion)) throw new TypervisorError(`unexpected kernel version '${kernelVersion}'`);
+  const mtime = input.mtime ?? 0;
+  const text = (s: string) => new TextEncoder().encode(s);
+  const entries: CpioEntry[] = [];
+  const dirs = new Set<string>();
+  const dir = (name: string, mode = 0o755) => {
+    const parent = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+    if (parent && !dirs.has(parent)) dir(parent);
+    if (dirs.has(name)) return;
+    dirs.add(name);
+    entries.push({ type: 'directory', name, mode, mtime });
+  };
+  const file = (name: string, data: Uint8Array | string, mode = 0o644) => {
+    dir(name.slice(0, name.lastIndexOf('/')));
+    entries.push({ type: 'file', name, data: typeof data === 'string' ? text(data) : data, mode, mtime });
+  };
+  const link = (name: string, target: string) => entries.push({ type: 'symlink', name, target, mtime });
+
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'dev', 'etc', 'proc', 'sys', 'run', 'mnt', 'lib']) dir(d);
+  dir('root', 0o700);
+  dir('tmp', 0o1777);
+  // The kernel opens /dev/console for /init's stdin/out/err before anything is mounted.
+  entries.push({ type: 'char-device', name: 'dev/console', major: 5, minor: 1, mode: 0o600, mtime });
+
+  file('bin/busybox', input.busybox, 0o755);
+  for (const applet of EARLY_APPLETS) link(`bin/${applet}`, 'busybox');
+  link('sbin/init', '../bin/busybox');
+
+  file('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  file('etc/group', 'root:x:0:\n');
+  file('etc/hostname', `${GUEST_HOSTNAME}\n`);
+  link('etc/mtab', '/proc/self/mounts');
+  file('etc/profile', PROFILE);
+  file('etc/inittab', INITTAB);
+  file('etc/typervisor/console-shell', CONSOLE_SHELL, 0o755);
+
+  const base = `lib/modules/${kernelVersion}`;
+  for (const m of input.modules) file(`${base}/${m.path}`, m.data);
+  file(`${base}/modules.dep`, modulesDep(input.modules));
+
+  file('init', initScript(kernelVersion, input.modules.map((m) => m.path)), 0o755);
+  return writeCpioNewc(entries);
+}
+
+/**
+ * The guest's /init (PID 1), a busybox sh script:
+ *
+ * 1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts; links every busybox applet; loads the
+ *    modules in order, saying only which failed; sets the hostname; brings up `lo`.
+ * 2. If /typervisor/command exists (a command archive was appended): turns off the console's
+ *    NL→CRNL translation so the command's output bytes arrive unchanged, runs the command in its
+ *    own session with the console as controlling terminal (so Ctrl-C and /dev/tty work), waits
+ *    for the UART to drain (stty's TCSADRAIN), and ends the VM through the test finisher with
+ *    the command's status: 0x5555 for 0, (status << 16) | 0x3333 otherwise. If the board has no
+ *    finisher it powers off (the status is then lost).
+ * 3. Otherwise execs busybox init (see INITTAB), so that `poweroff`, `reboot` and `halt` — which
+ *    signal PID 1 — work: a shell script as PID 1 would run its traps only after the foreground
+ *    shell exits, and a background shell would have Ctrl-C ignored.
+ */
+export function initScript(kernelVersion: string, modulePaths: readonly string[]): string {
+  const finisher = `0x${FINISHER_ADDRESS.toString(16)}`;
+  return `#!/bin/sh
+# /init of typervisor's default guest (written by typervisor, initramfs format ${INITRAMFS_FORMAT}).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+{ ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr; } 2>/dev/null
+/bin/busybox --install -s
+
+load() { insmod "/lib/modules/${kernelVersion}/$1" 2>/dev/null || echo "typervisor: could not load module $1" >&2; }
+${modulePaths.map((p) => `load ${shellQuote(p)}`).join('\n')}
+
+hostname ${GUEST_HOSTNAME}
+ip link set lo up 2>/dev/null
+cd /root
+
+if [ -f /typervisor/command ]; then
+  stty -onlcr </dev/console
+  setsid cttyhack sh /typervisor/command
+  status=$?
+  # stty sets the terminal with TCSADRAIN: it returns once the UART has sent every byte.
+  stty -onlcr </dev/console 2>/dev/null
+  if [ "$status" -eq 0 ]; then code=0x5555; else code=$(( (status << 16) | 0x3333 )); fi
+  devmem ${finisher} 32 "$code"
+  echo "typervisor: no test finisher at ${finisher}; powering off (exit status $status is lost)" >&2
+  sync
+  exec poweroff -f
+fi
+
+exec init
+`;
+}
+
+/** busybox init's table: one root shell on the console, nothing respawned. */
+const INITTAB = `# typervisor's default guest: one root shell on the console (busybox init, see /init).
+# poweroff, reboot and halt signal init, which stops everything and then powers off or resets.
+::once:/etc/typervisor/console-shell
+::ctrlaltdel:/bin/reboot
+::shutdown:/bin/umount -a -r -t ext4,ext3,ext2,vfat,9p
+`;
+
+/** Started once by init: a login shell owning the console, and power off when it exits. */
+const CONSOLE_SHELL = `#!/bin/sh
+# A root login shell with the console as its controlling terminal (setsid + cttyhack: job
+# control and Ctrl-C work), started once by init; when it exits, the machine powers off at once.
+cd /root
+HOME=/root setsid cttyhack sh -l
+umount -a -r -t ext4,ext3,ext2,vfat,9p 2>/dev/null
+sync
+exec poweroff -f
+`;
+
+const PROFILE = `export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+export PS1='\\u@\\h:\\w\\$ '
+`;
+
+/** modules.dep in depmod's form: each module's transitive dependencies, the one to load first last. */
+function modulesDep(modules: readonly InitramfsModule[]): string {
+  const byName = new Map(modules.map((m) => [m.name, m]));
+  const lines: string[] = [];
+  for (const m of modules) {
+    const closure: string[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string) => {
+      for (const dep of byName.get(name)?.depends ?? []) {
+        if (seen.has(dep) || !byName.has(dep)) continue;
+        seen.add(dep);
+        visit(dep);
+        closure.push(byName.get(dep)!.path);
+      }
+    };
+    visit(m.name);
+    lines.push(`${m.path}:${closure.reverse().map((p) => ` ${p}`).join('')}\n`);
+  }
+  return lines.join('');
+}
