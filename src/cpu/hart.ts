@@ -108,11 +108,17 @@ export class Hart {
     let left = maxInstructions;
     for (;;) {
       const exit = this.core.run(left);
-      if (exit !== L.EXIT_JIT) return exit as RunExit;
+      if (exit !== L.EXIT_JIT) {
+        this.jit?.flush();
+        return exit as RunExit;
+      }
       // A block became hot: translate it, then carry on with what is left of the budget.
       this.jit!.compilePending();
       left -= this.view.getInt32(L.S_RAN, true);
-      if (left <= 0) return RunExit.Budget;
+      if (left <= 0) {
+        this.jit!.flush();
+        return RunExit.Budget;
+      }
     }
   }
 

@@ -1,9 +1,16 @@
 /**
  * Turns hot blocks the interpreter reports (run() → EXIT_JIT) into wasm functions in the core's
  * function table, and records them in the core's block map so the interpreter calls them.
+ *
+ * Translations are compiled in batches: one wasm module holds up to BATCH regions. Creating a
+ * module and an instance costs V8 about a millisecond whatever its size, which dominated a Linux
+ * boot (thousands of regions, most run briefly) when every region was its own module. A region
+ * waiting for its batch is interpreted; its map entry says "not translatable" meanwhile so it is
+ * not reported again, and the batch is also compiled whenever run() returns.
  */
 import * as L from '../layout.js';
-import { translateBlock, type DecodedInsn } from './block-translator.js';
+import { assembleModule } from './wasm-writer.js';
+import { JIT_IMPORTS, JIT_TYPES, translateBlock, type DecodedInsn, type TranslatedBlock } from './block-translator.js';
 
 export interface JitCoreExports {
   decodeForJit(h: number): number;
@@ -24,9 +31,14 @@ export interface JitCoreExports {
 /** Table slots used before everything is dropped and numbering restarts (bounds memory use). */
 const MAX_FUNCTIONS = 1 << 15;
 const TABLE_CHUNK = 1024;
+/** Regions per compiled module. */
+const BATCH = 16;
+
+interface PendingRegion { vpc: bigint; h: number; block: TranslatedBlock }
 
 export class BlockCompiler {
   private next = 1; // slot 0 means "not translatable"
+  private pending: PendingRegion[] = [];
   private readonly view: DataView;
   /** Blocks translated and blocks refused, for diagnostics and tests. */
   readonly stats = { translated: 0, refused: 0, instructions: 0, blocks: 0, resets: 0 };
@@ -39,33 +51,64 @@ export class BlockCompiler {
     this.view = new DataView(memory.buffer);
   }
 
-  /** Translates the block named by S_JIT_VPC / S_JIT_HOST and installs it. */
+  /** Translates the block named by S_JIT_VPC / S_JIT_HOST; it is installed with its batch. */
   compilePending(): void {
     const vpc = this.view.getBigUint64(L.S_JIT_VPC, true);
     const h = this.view.getUint32(L.S_JIT_HOST, true);
     const block = translateBlock(vpc, h, (a) => this.decode(a), (a) => this.view.getUint16(a, true));
-    let slot = 0;
-    if (block) {
-      if (this.next >= MAX_FUNCTIONS) this.reset();
-      const module = new WebAssembly.Module(block.bytes);
-      const instance = new WebAssembly.Instance(module, {
-        core: {
-          jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
-          mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp, jitAtomic: this.core.jitAtomic,
-          clmul: this.core.clmul, clmulh: this.core.clmulh, clmulr: this.core.clmulr, rev8: this.core.rev8, orcb: this.core.orcb,
-        },
-        env: { memory: this.memory, table: this.table },
-      });
-      slot = this.next++;
+    this.setEntry(vpc, h, 0);
+    if (!block) {
+      this.stats.refused++;
+      return;
+    }
+    this.pending.push({ vpc, h, block });
+    if (this.pending.length >= BATCH) this.flush();
+  }
+
+  /** Compiles and installs the waiting regions (Hart.run calls this before it returns). */
+  flush(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    if (this.next + batch.length >= MAX_FUNCTIONS) {
+      this.reset();
+      return;
+    }
+    const module = new WebAssembly.Module(assembleModule(JIT_TYPES, JIT_IMPORTS, batch.map((p) => p.block.func)));
+    const instance = new WebAssembly.Instance(module, {
+      core: {
+        jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
+        mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp, jitAtomic: this.core.jitAtomic,
+        clmul: this.core.clmul, clmulh: this.core.clmulh, clmulr: this.core.clmulr, rev8: this.core.rev8, orcb: this.core.orcb,
+      },
+      env: { memory: this.memory, table: this.table },
+    });
+    batch.forEach(({ vpc, h, block }, i) => {
+      // Code written since translation dropped the entry (src/cpu/as/memory.ts dropTranslations):
+      // then the translation is stale and is not installed. A later translation of the same
+      // block comes later in the batch and wins.
+      if (!this.entryIs(vpc, h)) return;
+      const slot = this.next++;
       if (slot >= this.table.length) this.table.grow(TABLE_CHUNK);
-      this.table.set(slot, instance.exports['f0']);
+      this.table.set(slot, instance.exports[`f${i}`]);
+      this.setEntry(vpc, h, slot);
       this.stats.translated++;
       this.stats.instructions += block.instructions;
       this.stats.blocks += block.blocks;
-    } else {
-      this.stats.refused++;
-    }
-    const je = L.JITMAP_BASE + (((h >>> 1) & (L.JITMAP_ENTRIES - 1)) << 4);
+    });
+  }
+
+  private entryAddress(h: number): number {
+    return L.JITMAP_BASE + (((h >>> 1) & (L.JITMAP_ENTRIES - 1)) << 4);
+  }
+
+  private entryIs(vpc: bigint, h: number): boolean {
+    const je = this.entryAddress(h);
+    return this.view.getUint32(je + 8, true) === h && this.view.getBigUint64(je, true) === vpc;
+  }
+
+  private setEntry(vpc: bigint, h: number, slot: number): void {
+    const je = this.entryAddress(h);
     this.view.setBigUint64(je, vpc, true);
     this.view.setUint32(je + 8, h, true);
     this.view.setUint32(je + 12, slot, true);
@@ -73,6 +116,7 @@ export class BlockCompiler {
 
   /** Forgets every translation (the map entries; table slots are reused). */
   reset(): void {
+    this.pending = [];
     new Uint8Array(this.memory.buffer, L.JITMAP_BASE, L.JITMAP_ENTRIES * 16).fill(0);
     this.next = 1;
     this.stats.resets++;

@@ -20,14 +20,14 @@
  */
 import * as L from '../layout.js';
 import * as O from '../as/ops.js';
-import { Code, Op, I32, I64, assembleModule, type FuncType, type FuncImport } from './wasm-writer.js';
+import { Code, Op, I32, I64, type FuncType, type FuncImport } from './wasm-writer.js';
 
 /** Decoded fields of one instruction, as the core's decodeForJit leaves them. */
 export interface DecodedInsn { op: number; rd: number; rs1: number; rs2: number; rs3: number; rm: number; imm: number; len: number }
 export type DecodeAt = (wasmAddress: number) => DecodedInsn;
 
 const MAX_BLOCK = 64; // instructions per basic block
-const TYPES: FuncType[] = [
+export const JIT_TYPES: FuncType[] = [
   { params: [I32, I32], results: [I32] }, // 0: a block: (budget, done) → done + executed
   { params: [I64, I32, I64], results: [I64] }, // 1: jitRead(va, size, pc)
   { params: [I64, I32, I64, I64], results: [] }, // 2: jitWrite(va, size, value, pc)
@@ -139,7 +139,8 @@ const writesRd = (op: number) =>
 /** Integer registers an op reads. */
 const readsX = (d: DecodedInsn) => (isFp(d.op) ? (FP_READS_X.has(d.op) ? [d.rs1] : []) : [d.rs1, d.rs2]);
 
-export interface TranslatedBlock { bytes: Uint8Array; instructions: number; blocks: number }
+/** A region translated into one wasm function (of type JIT_TYPES[0]), ready for assembleModule. */
+export interface TranslatedBlock { func: { type: number; locals: number[]; code: Code }; instructions: number; blocks: number }
 
 /** A decoded instruction at its pc; `target` is a jalr's target when the block computed its
  *  base register from constants (auipc/lui/addi: the `auipc ra; jalr off(ra)` call idiom). */
@@ -227,7 +228,7 @@ export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readH
   }
   if (blocks.length === 0 || blocks[0]!.pc !== vpc) return undefined;
   const code = emit(vpc, h, blocks);
-  return { bytes: assembleModule(TYPES, JIT_IMPORTS, [code]), instructions: total, blocks: blocks.length };
+  return { func: code, instructions: total, blocks: blocks.length };
 }
 
 function emit(entry: bigint, entryHost: number, blocks: Block[]) {
