@@ -56,7 +56,6 @@ describe('typervisor CLI', () => {
   });
 
   it.each([
-    [['run', '--bios', 'none'], /required option '--kernel <path>' not specified/],
     [['run', '--kernel', kernel, '--frobnicate'], /unknown option '--frobnicate'/],
     [['jump'], /unknown command 'jump'/],
   ])('reports usage errors with status 2: %j', async (argv, message) => {
@@ -68,8 +67,10 @@ describe('typervisor CLI', () => {
   });
 
   it.each([
-    [['run', '--kernel', kernel], /typervisor: unsupported firmware 'default': only --bios none is supported until the Linux board lands/],
-    [['run', '--bios', 'opensbi', '--kernel', kernel], /only --bios none is supported/],
+    [['run', '--bios', 'none'], /--bios none needs a --kernel/],
+    [['run', '--bios', 'opensbi', '--kernel', kernel], /cannot read firmware 'opensbi': no such file/],
+    [['run', '--kernel', kernel, '--', 'ls'], /a command after -- runs only in the default guest/],
+    [['run', '--bios', 'none', '--kernel', kernel, '--initrd', join(dir, 'missing.cpio')], /cannot read initrd '.*missing\.cpio': no such file/],
     [['run', '--bios', 'none', '--kernel', kernel, '--mem', '8M'], /below the minimum of 16 MiB/],
     [['run', '--bios', 'none', '--kernel', kernel, '--mem', '4G'], /above the maximum of 3\.5 GiB: .*wasm32/],
     [['run', '--bios', 'none', '--kernel', kernel, '--mem', 'big'], /cannot read memory size 'big'/],

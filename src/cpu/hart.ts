@@ -8,7 +8,7 @@ import { type PhysicalBus, type AccessWidth, RunExit, Irq } from './hart-api.js'
 import { loadCoreModule } from './core-module.js';
 import type { HartState } from './hart-state.js';
 import { captureHartState, applyHartState } from './hart-state.js';
-import { BlockCompiler, type JitCoreExports } from './jit/block-compiler.js';
+import { BlockCompiler, type JitBatching, type JitCoreExports } from './jit/block-compiler.js';
 
 export interface HartOptions {
   /** Bytes of guest RAM (multiple of 4 KiB). */
@@ -21,6 +21,8 @@ export interface HartOptions {
   clock: () => number;
   /** Translate hot blocks to wasm (default true); off, every instruction is interpreted. */
   jit?: boolean;
+  /** How translations are batched into modules (default DEFAULT_JIT_BATCHING). */
+  jitBatching?: JitBatching;
 }
 
 interface CoreExports extends JitCoreExports {
@@ -55,7 +57,7 @@ export class Hart {
     this.ram = new Uint8Array(memory.buffer, L.RAM_OFFSET, o.ramBytes);
     this.view = new DataView(memory.buffer);
     core.reset(BigInt(this.ramBase), BigInt(o.ramBytes), BigInt(this.hartId));
-    this.jit = o.jit === false ? undefined : new BlockCompiler(memory, table, core);
+    this.jit = o.jit === false ? undefined : new BlockCompiler(memory, table, core, o.jitBatching);
     if (this.jit) this.view.setInt32(L.S_FLAGS, this.view.getInt32(L.S_FLAGS, true) | L.FLAG_JIT, true);
   }
 
@@ -106,17 +108,26 @@ export class Hart {
   run(maxInstructions: number): RunExit {
     this.view.setInt32(L.S_STOP, 0, true);
     let left = maxInstructions;
+    const jit = this.jit;
     for (;;) {
-      const exit = this.core.run(left);
-      if (exit !== L.EXIT_JIT) {
-        this.jit?.flush();
+      // While translations wait for their batch, run in shorter stretches so that they are
+      // installed soon even when the batch does not fill up.
+      const stretch = jit?.hasPending() ? Math.min(left, jit.batching.instructions) : left;
+      const exit = this.core.run(stretch);
+      if (exit === L.EXIT_JIT) {
+        // A block became hot: translate it, then carry on with what is left of the budget.
+        jit!.compilePending();
+        left -= this.view.getInt32(L.S_RAN, true);
+      } else if (exit === L.EXIT_BUDGET && stretch < left) {
+        left -= stretch;
+        jit!.flush();
+        continue;
+      } else {
+        jit?.flush();
         return exit as RunExit;
       }
-      // A block became hot: translate it, then carry on with what is left of the budget.
-      this.jit!.compilePending();
-      left -= this.view.getInt32(L.S_RAN, true);
       if (left <= 0) {
-        this.jit!.flush();
+        jit!.flush();
         return RunExit.Budget;
       }
     }

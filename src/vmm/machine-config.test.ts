@@ -40,10 +40,17 @@ describe('validateMachineConfig', () => {
     expect(check(16 * 2 ** 20)).not.toThrow();
   });
 
-  it('supports only --bios none for now', () => {
-    expect(() => validateMachineConfig({ memBytes: 2 ** 27, bios: 'default', kernel })).toThrow(
-      /only --bios none is supported until the Linux board lands/,
-    );
+  it('knows the firmware words and defaults to the built-in SBI', () => {
+    expect(validateMachineConfig({ memBytes: 2 ** 27, kernel }).bios).toBe('builtin');
+    expect(validateMachineConfig({ memBytes: 2 ** 27, bios: 'default', kernel }).bios).toBe('builtin');
+    expect(validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel }).bios).toBe('none');
+    expect(() => validateMachineConfig({ memBytes: 2 ** 27, bios: 'opensbi', kernel })).toThrow(/unknown firmware 'opensbi'/);
+  });
+
+  it('checks the kernel command line', () => {
+    expect(validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'console=ttyS0' }).append).toBe('console=ttyS0');
+    expect(() => validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'a\0b' })).toThrow(/without NUL/);
+    expect(() => validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'x'.repeat(1025) })).toThrow(/longer than 1024 bytes/);
   });
 });
 

@@ -94,7 +94,10 @@ describe('Machine', () => {
         h.load(TEST, 2),
         h.load(TEST, 1),
         h.load(0x0, 4),
-        h.load(0x0c00_0000, 4), // no PLIC yet
+        h.load(0x0c00_0000 + 4 * 10, 4), // PLIC priority of the UART's source 10
+        h.load(0x0c00_0000, 8), // the PLIC decodes 32-bit accesses only
+        h.load(0x0010_1000, 4) !== undefined, // goldfish RTC TIME_LOW
+        h.load(0x0010_1000 + 0x24, 4), // past the RTC's registers
       ];
       h.store(CLINT, 4, 1);
       h.store(TEST, 4, 0x5555);
@@ -102,7 +105,7 @@ describe('Machine', () => {
     });
     machine.start();
     await machine.exited;
-    expect(seen).toEqual([0x60, undefined, expect.any(BigInt), undefined, undefined, 0, 0, undefined, undefined, undefined]);
+    expect(seen).toEqual([0x60, undefined, expect.any(BigInt), undefined, undefined, 0, 0, undefined, undefined, 0, undefined, true, undefined]);
   });
 
   it('drives MSIP through the CLINT', async () => {
@@ -218,6 +221,6 @@ describe('Machine', () => {
   it('refuses a bad kernel with a TypervisorError', async () => {
     const create = Machine.create(config(new Uint8Array(10)), { console: () => {} }, { createHart: async (o) => new FakeHart(o, () => RunExit.Budget) });
     await expect(create).rejects.toThrow(TypervisorError);
-    await expect(create).rejects.toThrow(/prog\.elf: not an ELF file/);
+    await expect(create).rejects.toThrow(/prog\.elf: not a kernel: neither an ELF file nor a RISC-V Linux Image/);
   });
 });

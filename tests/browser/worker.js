@@ -26,7 +26,7 @@ self.addEventListener('message', async ({ data }) => {
       window: typeof window,
     });
     // The package's public API (dist/index.js re-exports dist/vmm/machine.js's Machine).
-    const { Machine, DEFAULT_MEM_BYTES, validateMachineConfig } = await import('/dist/index.js');
+    const { Machine, DEFAULT_MEM_BYTES, validateMachineConfig } = await import('/typervisor.js');
     const response = await fetch(data.elf);
     if (!response.ok) throw new Error(`GET ${data.elf}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());

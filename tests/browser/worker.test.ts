@@ -1,5 +1,5 @@
 // End to end in a browser: headless Chromium (Debian's, driven by playwright-core) opens a page
-// that starts a module Web Worker; the worker imports the built engine from dist/, boots a test
+// that starts a module Web Worker; the worker imports the built engine (dist/, bundled), boots a test
 // program on Machine and posts the UART bytes and the exit status back. Both must equal what
 // `typervisor run --bios none --kernel X` gives in Node. This proves that the engine layers run
 // in a browser worker, which tests/layers.test.ts only checks statically.
@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-ignore -- plain ESM helper without type declarations
@@ -47,10 +48,14 @@ const CONTENT_TYPES: Record<string, string> = {
   '.elf': 'application/octet-stream',
 };
 
+/** The engine as a browser embedder ships it: dist/index.js and its npm dependencies (fflate)
+ *  bundled into one ES module by esbuild, as any bundler would. */
+const BUNDLE = path.join(REPO, 'tests', 'browser', 'build', 'typervisor.js');
+
 /** Requests the server could not answer with a file: shown when a run fails. */
 const misses: string[] = [];
 
-/** URL path → file: the page, the worker, dist/**, and the test programs' ELFs. */
+/** URL path → file: the page, the worker, the engine bundle, and the test programs' ELFs. */
 function resolveRequest(urlPath: string): string | undefined {
   if (urlPath === '/' || urlPath === '/index.html') return path.join(HERE, 'page.html');
   if (urlPath === '/worker.js') return path.join(HERE, 'worker.js');
@@ -58,7 +63,7 @@ function resolveRequest(urlPath: string): string | undefined {
     const file = path.resolve(root, '.' + path.posix.normalize('/' + rest));
     return file.startsWith(root + path.sep) ? file : undefined;
   };
-  if (urlPath.startsWith('/dist/')) return under(DIST, urlPath.slice('/dist/'.length));
+  if (urlPath === '/typervisor.js') return BUNDLE;
   const elf = /^\/programs\/([a-z0-9-]+\.elf)$/.exec(urlPath);
   if (elf) return path.join(BUILD_DIR, elf[1]!);
   return undefined;
@@ -111,6 +116,7 @@ describe('browser: the engine in a module Web Worker (headless Chromium)', () =>
       throw new Error('dist/ is not built: run `npm run build` (scripts/ensure-deps.sh test does it too)');
     }
     await buildPrograms({ names: PROGRAMS.map((p) => p.name) });
+    await build({ entryPoints: [path.join(DIST, 'index.js')], bundle: true, format: 'esm', platform: 'browser', outfile: BUNDLE, logLevel: 'error' });
     ({ server, origin } = await startServer());
     browser = await chromium.launch({
       executablePath: CHROMIUM,

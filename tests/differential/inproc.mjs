@@ -1,7 +1,7 @@
 // Runs a bare-metal ELF on typervisor inside this process (through the built library in dist/,
 // the same code bin/typervisor.js runs), with the JIT on or off, and reports the JIT's counters.
 //
-//   runInProcess(elf, { jit: true, timeoutMs })
+//   runInProcess(elf, { jit: true, timeoutMs, jitBatching })   (jitBatching: HartOptions.jitBatching)
 //     -> { stdout: Buffer, code, timedOut,
 //          jit: { translated, refused, ... } | undefined,   the BlockCompiler's counters
 //          translatedPcs: bigint[] }                         guest pc of every translation
@@ -26,31 +26,21 @@ async function load() {
   libs ??= Promise.all([
     import(pathToFileURL(path.join(DIST, 'vmm', 'machine.js')).href),
     import(pathToFileURL(path.join(DIST, 'cpu', 'hart.js')).href),
-    import(pathToFileURL(path.join(DIST, 'cpu', 'layout.js')).href),
-  ]).then(([machine, hart, layout]) => ({ Machine: machine.Machine, Hart: hart.Hart, S_JIT_VPC: layout.S_JIT_VPC }));
+  ]).then(([machine, hart]) => ({ Machine: machine.Machine, Hart: hart.Hart }));
   return libs;
 }
 
-export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memBytes = 128 * 1024 * 1024 } = {}) {
-  const { Machine, Hart, S_JIT_VPC } = await load();
+export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memBytes = 128 * 1024 * 1024, jitBatching } = {}) {
+  const { Machine, Hart } = await load();
   const bytes = new Uint8Array(await readFile(elf));
   const out = [];
   const translatedPcs = [];
   let hart;
   const createHart = async (o) => {
-    hart = await Hart.create({ ...o, jit });
+    hart = await Hart.create({ ...o, jit, ...(jitBatching ? { jitBatching } : {}) });
     const compiler = hart.jit;
-    if (compiler) {
-      // Note which code each translation is for (the pc the interpreter found hot).
-      const view = new DataView(hart.memory.buffer);
-      const compile = compiler.compilePending.bind(compiler);
-      compiler.compilePending = () => {
-        const vpc = view.getBigUint64(S_JIT_VPC, true);
-        const before = compiler.stats.translated;
-        compile();
-        if (compiler.stats.translated > before) translatedPcs.push(vpc);
-      };
-    }
+    // Note which code each installed translation is for (the pc the interpreter found hot).
+    if (compiler) compiler.onInstall = (vpc) => translatedPcs.push(vpc);
     return hart;
   };
   const machine = await Machine.create(

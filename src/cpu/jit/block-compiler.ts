@@ -6,7 +6,8 @@
  * module and an instance costs V8 about a millisecond whatever its size, which dominated a Linux
  * boot (thousands of regions, most run briefly) when every region was its own module. A region
  * waiting for its batch is interpreted; its map entry says "not translatable" meanwhile so it is
- * not reported again, and the batch is also compiled whenever run() returns.
+ * not reported again, and the batch is also compiled after at most `batching.instructions`
+ * instructions (src/cpu/hart.ts) and whenever run() returns.
  */
 import * as L from '../layout.js';
 import { assembleModule } from './wasm-writer.js';
@@ -31,8 +32,14 @@ export interface JitCoreExports {
 /** Table slots used before everything is dropped and numbering restarts (bounds memory use). */
 const MAX_FUNCTIONS = 1 << 15;
 const TABLE_CHUNK = 1024;
-/** Regions per compiled module. */
-const BATCH = 16;
+/** How translations are batched (see the file comment). */
+export interface JitBatching {
+  /** Regions per compiled module (1 compiles every region at once, as soon as it is hot). */
+  readonly regions: number;
+  /** Most instructions a translated region waits for its batch. */
+  readonly instructions: number;
+}
+export const DEFAULT_JIT_BATCHING: JitBatching = { regions: 16, instructions: 200_000 };
 
 interface PendingRegion { vpc: bigint; h: number; block: TranslatedBlock }
 
@@ -42,11 +49,14 @@ export class BlockCompiler {
   private readonly view: DataView;
   /** Blocks translated and blocks refused, for diagnostics and tests. */
   readonly stats = { translated: 0, refused: 0, instructions: 0, blocks: 0, resets: 0 };
+  /** Called with the guest pc of every translation as it is installed (tests, diagnostics). */
+  onInstall: ((vpc: bigint) => void) | undefined;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly table: WebAssembly.Table,
     private readonly core: JitCoreExports,
+    readonly batching: JitBatching = DEFAULT_JIT_BATCHING,
   ) {
     this.view = new DataView(memory.buffer);
   }
@@ -56,13 +66,21 @@ export class BlockCompiler {
     const vpc = this.view.getBigUint64(L.S_JIT_VPC, true);
     const h = this.view.getUint32(L.S_JIT_HOST, true);
     const block = translateBlock(vpc, h, (a) => this.decode(a), (a) => this.view.getUint16(a, true));
+    // The block is reported hot again only after its entry was dropped, i.e. its code changed:
+    // a translation still waiting in the batch is stale and must not be installed.
+    this.pending = this.pending.filter((p) => p.h !== h || p.vpc !== vpc);
     this.setEntry(vpc, h, 0);
     if (!block) {
       this.stats.refused++;
       return;
     }
     this.pending.push({ vpc, h, block });
-    if (this.pending.length >= BATCH) this.flush();
+    if (this.pending.length >= this.batching.regions) this.flush();
+  }
+
+  /** Whether translations wait for {@link flush}. */
+  hasPending(): boolean {
+    return this.pending.length > 0;
   }
 
   /** Compiles and installs the waiting regions (Hart.run calls this before it returns). */
@@ -84,9 +102,8 @@ export class BlockCompiler {
       env: { memory: this.memory, table: this.table },
     });
     batch.forEach(({ vpc, h, block }, i) => {
-      // Code written since translation dropped the entry (src/cpu/as/memory.ts dropTranslations):
-      // then the translation is stale and is not installed. A later translation of the same
-      // block comes later in the batch and wins.
+      // Code written since translation dropped the entry (src/cpu/as/memory.ts dropTranslations),
+      // or another block took the slot of the direct-mapped map: then it is not installed.
       if (!this.entryIs(vpc, h)) return;
       const slot = this.next++;
       if (slot >= this.table.length) this.table.grow(TABLE_CHUNK);
@@ -95,6 +112,7 @@ export class BlockCompiler {
       this.stats.translated++;
       this.stats.instructions += block.instructions;
       this.stats.blocks += block.blocks;
+      this.onInstall?.(vpc);
     });
   }
 
