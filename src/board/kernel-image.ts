@@ -37,6 +37,15 @@ const isElf = (b: Uint8Array) => b.length >= 4 && b[0] === 0x7f && b[1] === 0x45
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 function gunzip(name: string, bytes: Uint8Array): Uint8Array {
+  // RFC 1952 §2.3.1: the last 4 bytes (ISIZE) give the unpacked size mod 2^32. Check it first so
+  // a small file that unpacks to gigabytes is refused before it fills the host's memory.
+  const isize = bytes.length >= 18 ? view(bytes).getUint32(bytes.length - 4, true) : 0;
+  if (isize > MAX_KERNEL_BYTES) {
+    // No real kernel is that large: the file is truncated, corrupt or a decompression bomb.
+    throw new TypervisorError(`${name}: the gzip-compressed kernel is corrupt (its trailer announces ${isize} bytes unpacked, more than ${MAX_KERNEL_BYTES >> 20} MiB)`, {
+      hint: 'check the file (gzip -t) or pass the uncompressed Image',
+    });
+  }
   let out: Uint8Array;
   try {
     out = gunzipSync(bytes);

@@ -16,7 +16,7 @@ export interface VirtFdtOptions {
   readonly rngSeed?: Uint8Array;
 }
 
-// Phandles: any distinct non-zero numbers; these follow QEMU's order for easy comparison.
+// Phandles: any distinct non-zero numbers (QEMU numbers the cpu 1 and its controller 2).
 const PHANDLE_CPU0_INTC = 1;
 const PHANDLE_CPU0 = 2;
 const PHANDLE_PLIC = 3;

@@ -9,6 +9,8 @@ import { hex } from './hex.js';
  * retains `dst`/`src`. Addresses are guest-physical numbers (safe integers).
  */
 export interface GuestMemory {
+  /** True when [gpa, gpa + length) lies wholly inside RAM. */
+  contains(gpa: number, length: number): boolean;
   /** Copies `dst.length` bytes starting at `gpa` into `dst`. */
   read(gpa: number, dst: Uint8Array): void;
   /** Copies `src` into guest memory starting at `gpa`. */

@@ -6,7 +6,7 @@
 //   0x0000_0000  AssemblyScript static data (tiny; the core allocates nothing at run time)
 //   0x0010_0000  hart state (registers, CSRs, flags)              STATE_BASE
 //   0x0011_0000  TLBs: fetch, load, store                          TLB_BASE
-//   0x0011_8000  translated-block map, hot-block counters          JITMAP_BASE, HOT_BASE
+//   0x0020_0000  translated-block map, hot-block counters          JITMAP_BASE, HOT_BASE
 //   0x0040_0000  decoded-instruction cache                         DCACHE_BASE
 //   0x0100_0000  code map: a 64-bit line mask per 4 KiB page of RAM CODEMAP_BASE
 //   0x0180_0000  guest RAM (guest physical RAM_PADDR maps here)    RAM_OFFSET
@@ -105,11 +105,13 @@ export const TLB_STORE = 0x114000;
 
 // Translated blocks, direct-mapped by wasm address: 16 bytes each:
 //   +0 virtual pc i64, +8 wasm address u32 (0 = empty), +12 table index u32 (0 = not translatable)
-export const JITMAP_BASE = 0x118000;
-export const JITMAP_ENTRIES = 4096;
+// 64 Ki entries: a Linux boot translates ~8k distinct blocks, and 4 Ki entries made it translate
+// ~5k of them again after conflicts evicted them.
+export const JITMAP_BASE = 0x200000;
+export const JITMAP_ENTRIES = 65536;
 // Execution counters of block entries not yet translated: +0 wasm address u32, +4 count u32.
-export const HOT_BASE = 0x128000;
-export const HOT_ENTRIES = 4096;
+export const HOT_BASE = 0x300000;
+export const HOT_ENTRIES = 65536;
 export const HOT_THRESHOLD = 64;
 
 // Per 4 KiB page of guest RAM, a u64 whose bit i is set when the decode cache may hold an

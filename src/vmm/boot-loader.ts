@@ -38,7 +38,8 @@ export interface BootState {
  *   not overwritten while the kernel unpacks, and low enough to stay reachable;
  * - the device tree 2 MiB-aligned just below the end of RAM (or of the first 3 GiB), with the
  *   fw_dynamic info 4 KiB below it.
- * Everything is checked before it is written, and errors say which file did not fit.
+ * Each file is checked before it is written (a failed boot leaves the machine unusable anyway,
+ * so later files are checked after earlier ones went in), and errors say which did not fit.
  */
 export function loadBoot(config: MachineConfig, ram: RamGuestMemory, virtioSlots: readonly number[] = []): BootState {
   const ramEnd = ram.base + ram.size;
@@ -62,6 +63,13 @@ export function loadBoot(config: MachineConfig, ram: RamGuestMemory, virtioSlots
 
   const kernelBytes = unwrapKernel(config.kernel.name, config.kernel.bytes);
   const kernel = loadKernel(config.kernel.name, kernelBytes, ram, alignUp(firmwareEnd, 2 * MiB));
+  if (firmwareEntry !== undefined && kernel.start < firmwareEnd) {
+    // An ELF kernel goes to its own addresses; QEMU refuses the same overlap ("regions overlap").
+    throw new TypervisorError(
+      `kernel ${config.kernel.name} (${hex(kernel.start)}–${hex(kernel.end - 1)}) overlaps the firmware (${hex(ram.base)}–${hex(firmwareEnd - 1)})`,
+      { hint: 'link the kernel above the firmware, or boot it with the built-in SBI (drop --bios)' },
+    );
+  }
 
   let initrd: { start: number; end: number } | undefined;
   if (config.initrd) {
@@ -86,7 +94,7 @@ export function loadBoot(config: MachineConfig, ram: RamGuestMemory, virtioSlots
   const top = Math.min(ramEnd, ram.base < 3072 * MiB ? 3072 * MiB : ramEnd);
   const fdtAddress = alignDown(top - fdtBytes.length, 2 * MiB);
   if (fdtAddress < Math.max(kernel.end, initrd?.end ?? 0) + 4096) {
-    throw new TypervisorError(`the kernel${initrd ? ' and initrd' : ''} leave no room for the device tree below ${hex(top)}`, {
+    throw new TypervisorError(`the kernel${initrd ? ' and initrd leave' : ' leaves'} no room for the device tree below ${hex(top)}`, {
       hint: 'give the machine more RAM (--mem)',
     });
   }

@@ -264,16 +264,12 @@ describe('SbiServer: HSM (§9)', () => {
     expect(setup().ecall(SbiExt.HSM, 3, [type, 0x8020_0000, 0])[0]).toBe(error);
   });
 
-  // BUG (sbi-server.ts hsm(), fid 3): v2.0 §9.4 table "HSM Hart Suspend Errors" gives
-  // SBI_ERR_INVALID_PARAM for a *reserved* suspend_type (0x00000001-0x0FFFFFFF,
-  // 0x80000001-0x8FFFFFFF); NOT_SUPPORTED is only for a non-reserved, implemented type. The
-  // server answers NOT_SUPPORTED. Remove `.fails` when fixed.
-  it.fails.each([
+  it.each([
     ['reserved 0x00000001', 0x0000_0001],
     ['reserved 0x0fffffff', 0x0fff_ffff],
     ['reserved 0x80000001', 0x8000_0001],
     ['reserved 0x8fffffff', 0x8fff_ffff],
-  ])('BUG: hart_suspend(%s) should be INVALID_PARAM (server says NOT_SUPPORTED)', (_what, type) => {
+  ])('refuses hart_suspend(%s) with INVALID_PARAM', (_what, type) => {
     expect(setup().ecall(SbiExt.HSM, 3, [type, 0x8020_0000, 0])[0]).toBe(SbiError.INVALID_PARAM);
   });
 
@@ -310,12 +306,10 @@ describe('SbiServer: SRST (§10)', () => {
     expect([platform.shutdowns, platform.reboots]).toEqual([[], 0]);
   });
 
-  // The server answers NOT_SUPPORTED for vendor/platform types (0xF0000000-0xFFFFFFFF), SBI v1.0's
-  // wording ("valid but not implemented"); v2.0 §10.1 says INVALID_PARAM for a type that is
-  // "platform-specific and unimplemented" (see the BUG test below). Either way nothing happens.
+  // v2.0 §10.1: INVALID_PARAM for a type that is "platform-specific and unimplemented".
   it.each([0xf000_0000, 0xffff_ffff])('vendor reset type %#x is refused and does nothing', (type) => {
     const { ecall, platform } = setup();
-    expect([SbiError.NOT_SUPPORTED, SbiError.INVALID_PARAM]).toContain(ecall(SbiExt.SRST, 0, [type, 0])[0]);
+    expect(ecall(SbiExt.SRST, 0, [type, 0])[0]).toBe(SbiError.INVALID_PARAM);
     expect([platform.shutdowns, platform.reboots]).toEqual([[], 0]);
   });
 
@@ -328,25 +322,18 @@ describe('SbiServer: SRST (§10)', () => {
     expect([platform.shutdowns, platform.reboots]).toEqual([[], 0]);
   });
 
-  // BUG (sbi-server.ts srst()): v2.0 §10.1 "SRST System Reset Errors": SBI_ERR_INVALID_PARAM
-  // when "at least one of reset_type or reset_reason is reserved or is platform-specific and
-  // unimplemented". Reasons 0x2-0xDFFFFFFF are reserved and 0xE0000000-0xFFFFFFFF are
-  // implementation/platform specific (none implemented); the server ignores the reason and
-  // shuts down / reboots with SUCCESS. Remove `.fails` when fixed.
-  it.fails.each([
+  it.each([
     ['shutdown, reserved reason 2', 0, 2],
     ['cold reboot, reserved reason 0xdfffffff', 1, 0xdfff_ffff],
     ['shutdown, SBI-specific reason 0xe0000000', 0, 0xe000_0000],
     ['warm reboot, vendor reason 0xf0000000', 2, 0xf000_0000],
-  ])('BUG: %s should be INVALID_PARAM and do nothing', (_what, type, reason) => {
+  ])('refuses %s with INVALID_PARAM and does nothing', (_what, type, reason) => {
     const { ecall, platform } = setup();
     expect(ecall(SbiExt.SRST, 0, [type, reason])[0]).toBe(SbiError.INVALID_PARAM);
     expect([platform.shutdowns, platform.reboots]).toEqual([[], 0]);
   });
 
-  // BUG (same place): under v2.0 an unimplemented vendor reset type is INVALID_PARAM, not
-  // NOT_SUPPORTED (NOT_SUPPORTED is for a non-reserved, implemented type missing a dependency).
-  it.fails('BUG: vendor reset type 0xf0000000 should be INVALID_PARAM under v2.0', () => {
+  it('refuses an unimplemented vendor reset type with INVALID_PARAM (v2.0)', () => {
     expect(setup().ecall(SbiExt.SRST, 0, [0xf000_0000, 0])[0]).toBe(SbiError.INVALID_PARAM);
   });
 
@@ -379,7 +366,8 @@ describe('SbiServer: DBCN (§12)', () => {
     platform.ram.fill(0x41, 0, DBCN_CHUNK + 100);
     expect(ecall(SbiExt.DBCN, 0, [DBCN_CHUNK + 100, RAM_BASE, 0])).toEqual([0, BigInt(DBCN_CHUNK)]);
     expect(platform.out.length).toBe(DBCN_CHUNK);
-    expect(ecall(SbiExt.DBCN, 0, [0xffff_ffff_ffff_ffffn, RAM_BASE, 0])).toEqual([0, BigInt(DBCN_CHUNK)]);
+    // The whole named buffer must be accessible (§12.1), even though at most a chunk moves.
+    expect(ecall(SbiExt.DBCN, 0, [0xffff_ffff_ffff_ffffn, RAM_BASE, 0])[0]).toBe(SbiError.INVALID_PARAM);
   });
 
   it.each([
@@ -432,21 +420,14 @@ describe('SbiServer: DBCN (§12)', () => {
     expect(platform.ram.every((b) => b === 0)).toBe(true);
   });
 
-  // BUG (sbi-server.ts dbcn(), fid 1): the input is taken from the console *before* the buffer
-  // is checked, so a read into a bad buffer fails with INVALID_PARAM but the typed bytes are gone.
-  // Repro: input "abcd", console_read(num_bytes=4, base_addr_lo=0x1000) → INVALID_PARAM and
-  // consoleRead(4) already consumed all 4 bytes. Remove `.fails` when fixed.
-  it.fails('BUG: a console_read that fails with INVALID_PARAM should leave the input unread', () => {
+  it('leaves the input unread when console_read fails with INVALID_PARAM', () => {
     const { ecall, platform } = setup();
     platform.input = [0x61, 0x62, 0x63, 0x64];
     expect(ecall(SbiExt.DBCN, 1, [4, 0x1000, 0])[0]).toBe(SbiError.INVALID_PARAM);
     expect(platform.input).toEqual([0x61, 0x62, 0x63, 0x64]);
   });
 
-  // BUG (same place): only the bytes actually read are checked against RAM, not the
-  // num_bytes-long buffer the caller named (§3.4: the implementation MUST check the range).
-  // Repro: 2 bytes of input, console_read(16, RAM_END - 4, 0) → SUCCESS, value 2.
-  it.fails('BUG: console_read into a buffer that straddles the end of RAM should be INVALID_PARAM', () => {
+  it('refuses console_read into a buffer that straddles the end of RAM', () => {
     const { ecall, platform } = setup();
     platform.input = [0x61, 0x62];
     expect(ecall(SbiExt.DBCN, 1, [16, RAM_END - 4, 0])[0]).toBe(SbiError.INVALID_PARAM);

@@ -161,23 +161,25 @@ export class SbiServer {
       case 0: return fail(known(a(0)) ? SbiError.ALREADY_AVAILABLE : SbiError.INVALID_PARAM); // hart_start
       case 1: return fail(SbiError.FAILED); // hart_stop: the last running hart cannot stop
       case 2: return known(a(0)) ? ok(BigInt(HartState.STARTED)) : fail(SbiError.INVALID_PARAM);
-      case 3: { // hart_suspend
+      case 3: { // hart_suspend (§9.4)
         const type = a(0) & 0xffff_ffffn;
-        if (type === 0n) return ok(); // default retentive: returning at once is a wake-up (§9.4)
-        if (type < 0x1000_0000n || (type >= 0x8000_0000n && type < 0x9000_0000n)) return fail(SbiError.NOT_SUPPORTED);
-        return fail(SbiError.INVALID_PARAM);
+        if (type === 0n) return ok(); // default retentive: returning at once is a wake-up
+        // Default non-retentive is a defined type this implementation does not offer; reserved
+        // and (unimplemented) platform-specific types are invalid.
+        return fail(type === 0x8000_0000n ? SbiError.NOT_SUPPORTED : SbiError.INVALID_PARAM);
       }
       default: return fail(SbiError.NOT_SUPPORTED);
     }
   }
 
+  /** §10.1: shutdown, cold or warm reboot; reserved and vendor types or reasons are invalid. */
   private srst(fid: number, type: bigint, reason: bigint): Ret {
     if (fid !== 0) return fail(SbiError.NOT_SUPPORTED);
-    if (type > 0xffff_ffffn || reason > 0xffff_ffffn) return fail(SbiError.INVALID_PARAM);
+    const knownReason = reason === BigInt(ResetReason.NONE) || reason === BigInt(ResetReason.SYSTEM_FAILURE);
+    if (!knownReason) return fail(SbiError.INVALID_PARAM);
     if (type === BigInt(ResetType.SHUTDOWN)) this.platform.shutdown(reason === BigInt(ResetReason.SYSTEM_FAILURE));
     else if (type === BigInt(ResetType.COLD_REBOOT) || type === BigInt(ResetType.WARM_REBOOT)) this.platform.reboot();
-    else if (type < 0xf000_0000n) return fail(SbiError.INVALID_PARAM); // reserved types
-    else return fail(SbiError.NOT_SUPPORTED); // vendor types
+    else return fail(SbiError.INVALID_PARAM);
     return ok();
   }
 
@@ -188,23 +190,21 @@ export class SbiServer {
       return ok();
     }
     if (fid !== 0 && fid !== 1) return fail(SbiError.NOT_SUPPORTED);
-    const count = a(0) > BigInt(DBCN_CHUNK) ? DBCN_CHUNK : Number(a(0));
+    // §12.1–12.2: the whole buffer the caller names must be accessible, even if fewer bytes move.
     const addr = a(1) | (a(2) << 64n); // base_lo, base_hi (zero on RV64)
-    if (addr + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) return fail(SbiError.INVALID_PARAM);
+    if (a(0) > BigInt(Number.MAX_SAFE_INTEGER) || addr + a(0) > BigInt(Number.MAX_SAFE_INTEGER)) return fail(SbiError.INVALID_PARAM);
     const gpa = Number(addr);
-    try {
-      if (fid === 0) {
-        const buf = new Uint8Array(count);
-        this.platform.memory.read(gpa, buf);
-        this.platform.consoleWrite(buf);
-        return ok(BigInt(count));
-      }
-      const got = this.platform.consoleRead(count);
-      this.platform.memory.write(gpa, got);
-      return ok(BigInt(got.length));
-    } catch {
-      return fail(SbiError.INVALID_PARAM); // §12.1: the buffer is not accessible
+    if (!this.platform.memory.contains(gpa, Number(a(0)))) return fail(SbiError.INVALID_PARAM);
+    const count = Math.min(Number(a(0)), DBCN_CHUNK);
+    if (fid === 0) {
+      const buf = new Uint8Array(count);
+      this.platform.memory.read(gpa, buf);
+      this.platform.consoleWrite(buf);
+      return ok(BigInt(count));
     }
+    const got = this.platform.consoleRead(count);
+    this.platform.memory.write(gpa, got);
+    return ok(BigInt(got.length));
   }
 
   /** Harts named by (hart_mask, hart_mask_base) (§3.3), or undefined when one does not exist. */

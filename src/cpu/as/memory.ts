@@ -220,11 +220,13 @@ export let codeChanged: bool = false;
 @inline export function clearCodeChanged(): void { codeChanged = false; }
 
 /** Forgets translated blocks that start in the page at wasm address `page` (a block never
- *  leaves its page). */
+ *  leaves its page). The map is indexed by (address >> 1) mod entries, so the page's blocks
+ *  can only sit in the 2048 consecutive entries from (page >> 1) on. */
 function dropTranslations(page: usize): void {
   codeChanged = true;
-  for (let i: usize = 0; i < <usize>JITMAP_ENTRIES; i++) {
-    const je = JITMAP_BASE + (i << 4);
+  const first = page >> 1;
+  for (let i: usize = 0; i < 2048; i++) {
+    const je = JITMAP_BASE + (((first + i) & (<usize>JITMAP_ENTRIES - 1)) << 4);
     if ((load<u32>(je, 8) & ~0xfff) == <u32>page) store<u32>(je, 0, 8);
   }
 }
