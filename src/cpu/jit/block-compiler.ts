@@ -10,7 +10,7 @@
  * instructions (src/cpu/hart.ts) and whenever run() returns.
  */
 import * as L from '../layout.js';
-import { assembleModule } from './wasm-writer.js';
+import { Code, I32, assembleModule } from './wasm-writer.js';
 import { JIT_IMPORTS, JIT_TYPES, translateBlock, type DecodedInsn, type TranslatedBlock } from './block-translator.js';
 
 export interface JitCoreExports {
@@ -46,6 +46,7 @@ interface PendingRegion { vpc: bigint; h: number; block: TranslatedBlock }
 export class BlockCompiler {
   private next = 1; // slot 0 means "not translatable"
   private pending: PendingRegion[] = [];
+  private readonly imports: Record<string, Record<string, unknown>>;
   private readonly view: DataView;
   /** Blocks translated and blocks refused, for diagnostics and tests. */
   readonly stats = { translated: 0, refused: 0, instructions: 0, blocks: 0, resets: 0 };
@@ -59,6 +60,15 @@ export class BlockCompiler {
     readonly batching: JitBatching = DEFAULT_JIT_BATCHING,
   ) {
     this.view = new DataView(memory.buffer);
+    this.imports = {
+      core: {
+        jitRead: core.jitRead, jitWrite: core.jitWrite,
+        mulh: core.mulh, mulhsu: core.mulhsu, mulhu: core.mulhu, jitFp: core.jitFp, jitAtomic: core.jitAtomic,
+        clmul: core.clmul, clmulh: core.clmulh, clmulr: core.clmulr, rev8: core.rev8, orcb: core.orcb,
+        dispatch: makeDispatcher(memory, table),
+      },
+      env: { memory },
+    };
   }
 
   /** Translates the block named by S_JIT_VPC / S_JIT_HOST; it is installed with its batch. */
@@ -92,15 +102,8 @@ export class BlockCompiler {
       this.reset();
       return;
     }
-    const module = new WebAssembly.Module(assembleModule(JIT_TYPES, JIT_IMPORTS, batch.map((p) => p.block.func)));
-    const instance = new WebAssembly.Instance(module, {
-      core: {
-        jitRead: this.core.jitRead, jitWrite: this.core.jitWrite,
-        mulh: this.core.mulh, mulhsu: this.core.mulhsu, mulhu: this.core.mulhu, jitFp: this.core.jitFp, jitAtomic: this.core.jitAtomic,
-        clmul: this.core.clmul, clmulh: this.core.clmulh, clmulr: this.core.clmulr, rev8: this.core.rev8, orcb: this.core.orcb,
-      },
-      env: { memory: this.memory, table: this.table },
-    });
+    const module = new WebAssembly.Module(assembleModule(JIT_TYPES, JIT_IMPORTS, batch.map((p) => p.block.func), false));
+    const instance = new WebAssembly.Instance(module, this.imports);
     batch.forEach(({ vpc, h, block }, i) => {
       // Code written since translation dropped the entry (src/cpu/as/memory.ts dropTranslations),
       // or another block took the slot of the direct-mapped map: then it is not installed.
@@ -148,4 +151,19 @@ export class BlockCompiler {
       rs3: v.getUint8(e + 9), len: v.getUint8(e + 10), rm: v.getUint8(e + 11), imm: v.getInt32(e + 12, true),
     };
   }
+}
+
+/**
+ * A one-function module over the shared table: dispatch(budget, done, slot) tail-calls the
+ * translation in `slot` with (budget, done). Translated code chains through it.
+ */
+function makeDispatcher(memory: WebAssembly.Memory, table: WebAssembly.Table): unknown {
+  const body = new Code();
+  body.get(0).get(1).get(2).returnCallIndirect(0, 0);
+  const types = [
+    { params: [I32, I32], results: [I32] }, // a translated block
+    { params: [I32, I32, I32], results: [I32] }, // dispatch
+  ];
+  const bytes = assembleModule(types, [], [{ type: 1, locals: [], code: body }], true);
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, table } }).exports['f0'];
 }

@@ -34,6 +34,7 @@ export const JIT_TYPES: FuncType[] = [
   { params: [I64, I64], results: [I64] }, // 3: mulh*
   { params: [I32, I32, I32, I32, I32, I32, I32, I32, I64], results: [] }, // 4: jitFp(op, rd, rs1, rs2, rs3, rm, imm, len, pc)
   { params: [I32, I32, I32, I32, I64], results: [] }, // 5: jitAtomic(op, rd, rs1, rs2, pc)
+  { params: [I32, I32, I32], results: [I32] }, // 6: dispatch(budget, done, table slot)
 ];
 export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'jitRead', type: 1 },
@@ -48,7 +49,14 @@ export const JIT_IMPORTS: FuncImport[] = [
   { module: 'core', name: 'clmulr', type: 3 },
   { module: 'core', name: 'rev8', type: 3 },
   { module: 'core', name: 'orcb', type: 3 },
+  // Chaining to another translation: a tail call through the compiler's dispatcher instead of
+  // return_call_indirect on the shared table, so translated modules do not import the table.
+  // (V8 before 12.8 keeps a copy of an imported table per instance: every table.set then costs
+  // time proportional to the number of instances, and every instantiation to the table's size,
+  // which made a Linux boot with ~1,000 modules quadratic.)
+  { module: 'core', name: 'dispatch', type: 6 },
 ];
+const DISPATCH = JIT_IMPORTS.length - 1;
 /** Ops wasm has no instruction for: rd = core function(rs1, rs2) (rev8/orc.b ignore rs2). */
 const CALLED: Record<number, number> = {
   [O.OP_MULH]: 2, [O.OP_MULHSU]: 3, [O.OP_MULHU]: 4,
@@ -278,7 +286,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
     c.enter(Op.if);
     c.i32(0); c.mem(Op.i32Load, 2, je + 12); c.tee(LFLAG);
     c.enter(Op.if);
-    remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
+    remaining(n); count(n); c.get(LFLAG); c.returnCall(DISPATCH);
     c.end(); c.end(); c.end();
   };
   /** Tail-calls the translation of the pc in LVA (any page) when the fetch TLB maps its page to
@@ -301,7 +309,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
     c.enter(Op.if);
     c.get(LE); c.mem(Op.i32Load, 2, L.JITMAP_BASE + 12); c.tee(LFLAG);
     c.enter(Op.if);
-    remaining(n); count(n); c.get(LFLAG); c.returnCallIndirect(0, 0);
+    remaining(n); count(n); c.get(LFLAG); c.returnCall(DISPATCH);
     c.end(); c.end(); c.end(); c.end();
   };
   /** Leaves with pc = `next` (or the value on the stack when undefined), `n` more instructions done. */

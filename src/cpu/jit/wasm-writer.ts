@@ -77,6 +77,12 @@ export class Code {
     return this;
   }
   call(fn: number): this { this.bytes.push(Op.call); uleb(this.bytes, fn); return this; }
+  /** return_call (tail-call proposal, in V8 since 11.2 and every current browser). */
+  returnCall(fn: number): this {
+    this.bytes.push(0x12);
+    uleb(this.bytes, fn);
+    return this;
+  }
   /** return_call_indirect (tail-call proposal, in V8 since 11.2 and every current browser). */
   returnCallIndirect(type: number, table: number): this {
     this.bytes.push(0x13);
@@ -125,8 +131,8 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * Assembles a module that imports `memory` (env.memory), the function table (env.table) and
- * `imports`, and exports each function of `funcs` as "f0", "f1", ….
+ * Assembles a module that imports `imports`, `memory` (env.memory) and, when `importTable`, the
+ * function table (env.table), and exports each function of `funcs` as "f0", "f1", ….
  * Function bodies, the bulk of the bytes, are copied once with native copies (pushing them byte
  * by byte through JS arrays was a measured hot spot of a Linux boot).
  */
@@ -134,6 +140,7 @@ export function assembleModule(
   types: FuncType[],
   imports: FuncImport[],
   funcs: { type: number; locals: number[]; code: Code }[],
+  importTable = true,
 ): Uint8Array {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const typeSec: number[] = [];
@@ -147,7 +154,7 @@ export function assembleModule(
   const importSec: number[] = [];
   const items = imports.map((im) => { const e = [...str(im.module), ...str(im.name), 0x00]; uleb(e, im.type); return e; });
   items.push([...str('env'), ...str('memory'), 0x02, 0x00, 0x00]); // memory, limits min 0
-  items.push([...str('env'), ...str('table'), 0x01, 0x70, 0x00, 0x00]); // funcref table, min 0
+  if (importTable) items.push([...str('env'), ...str('table'), 0x01, 0x70, 0x00, 0x00]); // funcref table, min 0
   vec(importSec, items);
   section(out, 2, importSec);
   const funcSec: number[] = [];
