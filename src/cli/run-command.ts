@@ -5,6 +5,7 @@ import { attachConsoleInput } from '../host/console-input.js';
 import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
+import { Hart } from '../cpu/hart.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
 import { parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
 import type { CliStreams } from './cli-streams.js';
@@ -85,7 +86,24 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
   });
 }
 
+/**
+ * TYPERVISOR_JIT_THRESHOLD: executions of a block before the JIT translates it (a tuning and
+ * debugging knob; the default suits Linux, tests of short programs set it low).
+ */
+function withTuning(options: MachineOptions): MachineOptions {
+  const text = process.env['TYPERVISOR_JIT_THRESHOLD'];
+  if (text === undefined || options.createHart) return options;
+  const jitThreshold = Number(text);
+  if (!Number.isInteger(jitThreshold) || jitThreshold < 1 || jitThreshold > 0xffff_ffff) {
+    throw new TypervisorError(`TYPERVISOR_JIT_THRESHOLD='${text}' is not a whole number from 1 to 4294967295`, {
+      hint: 'unset it to use the default',
+    });
+  }
+  return { ...options, createHart: (o) => Hart.create({ ...o, jitThreshold }) };
+}
+
 async function runMachine(config: MachineConfig, streams: CliStreams, machineOptions: MachineOptions): Promise<number> {
+  machineOptions = withTuning(machineOptions);
   const output = new ConsoleOutput(streams.stdout);
   const machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, machineOptions);
   const closeInput = attachConsoleInput(streams.stdin, {

@@ -23,6 +23,8 @@ export interface HartOptions {
   jit?: boolean;
   /** How translations are batched into modules (default DEFAULT_JIT_BATCHING). */
   jitBatching?: JitBatching;
+  /** Executions of a block entry before it is translated (default layout's HOT_THRESHOLD). */
+  jitThreshold?: number;
 }
 
 interface CoreExports extends JitCoreExports {
@@ -59,6 +61,11 @@ export class Hart {
     core.reset(BigInt(this.ramBase), BigInt(o.ramBytes), BigInt(this.hartId));
     this.jit = o.jit === false ? undefined : new BlockCompiler(memory, table, core, o.jitBatching);
     if (this.jit) this.view.setInt32(L.S_FLAGS, this.view.getInt32(L.S_FLAGS, true) | L.FLAG_JIT, true);
+    const threshold = o.jitThreshold ?? L.HOT_THRESHOLD;
+    if (!Number.isInteger(threshold) || threshold < 1 || threshold > 0xffff_ffff) {
+      throw new RangeError(`JIT threshold ${threshold} must be a whole number from 1 to 2^32 - 1`);
+    }
+    this.view.setUint32(L.S_HOT_THRESHOLD, threshold, true);
   }
 
   static async create(o: HartOptions): Promise<Hart> {

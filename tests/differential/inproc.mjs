@@ -1,7 +1,8 @@
 // Runs a bare-metal ELF on typervisor inside this process (through the built library in dist/,
 // the same code bin/typervisor.js runs), with the JIT on or off, and reports the JIT's counters.
 //
-//   runInProcess(elf, { jit: true, timeoutMs, jitBatching })   (jitBatching: HartOptions.jitBatching)
+//   runInProcess(elf, { jit: true, timeoutMs, jitBatching, jitThreshold = 64 })   (HartOptions; the low
+//     threshold makes short test programs exercise the JIT)
 //     -> { stdout: Buffer, code, timedOut,
 //          jit: { translated, refused, ... } | undefined,   the BlockCompiler's counters
 //          translatedPcs: bigint[] }                         guest pc of every translation
@@ -30,14 +31,14 @@ async function load() {
   return libs;
 }
 
-export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memBytes = 128 * 1024 * 1024, jitBatching } = {}) {
+export async function runInProcess(elf, { jit = true, timeoutMs = 30000, memBytes = 128 * 1024 * 1024, jitBatching, jitThreshold = 64 } = {}) {
   const { Machine, Hart } = await load();
   const bytes = new Uint8Array(await readFile(elf));
   const out = [];
   const translatedPcs = [];
   let hart;
   const createHart = async (o) => {
-    hart = await Hart.create({ ...o, jit, ...(jitBatching ? { jitBatching } : {}) });
+    hart = await Hart.create({ ...o, jit, jitThreshold, ...(jitBatching ? { jitBatching } : {}) });
     const compiler = hart.jit;
     // Note which code each installed translation is for (the pc the interpreter found hot).
     if (compiler) compiler.onInstall = (vpc) => translatedPcs.push(vpc);

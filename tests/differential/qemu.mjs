@@ -39,7 +39,7 @@ export function typervisorArgs(elf) {
 }
 
 /** Spawns a command with stdin ignored, collects stdout/stderr, kills it after timeoutMs. */
-export function runCommand(cmd, args, { timeoutMs = 30000, cwd = REPO_ROOT, maxOutput = 64 * 1024 * 1024 } = {}) {
+export function runCommand(cmd, args, { timeoutMs = 30000, cwd = REPO_ROOT, maxOutput = 64 * 1024 * 1024, env } = {}) {
   return new Promise((resolve) => {
     const out = [];
     const err = [];
@@ -48,7 +48,7 @@ export function runCommand(cmd, args, { timeoutMs = 30000, cwd = REPO_ROOT, maxO
     let settled = false;
     let child;
     try {
-      child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     } catch (e) {
       resolve({ stdout: Buffer.alloc(0), stderr: String(e), code: null, signal: null, timedOut: false, error: e });
       return;
@@ -89,5 +89,7 @@ export async function runOnQemu(elf, { timeoutMs = 30000 } = {}) {
 }
 
 export async function runOnTypervisor(elf, { timeoutMs = 120000 } = {}) {
-  return runCommand(process.execPath, typervisorArgs(elf), { timeoutMs, cwd: REPO_ROOT });
+  // Short test programs never reach the default translation threshold (tuned for Linux); a low
+  // one keeps the JIT in every differential run.
+  return runCommand(process.execPath, typervisorArgs(elf), { timeoutMs, cwd: REPO_ROOT, env: { TYPERVISOR_JIT_THRESHOLD: '64' } });
 }

@@ -20,7 +20,7 @@ async function run(elf: string, jit: boolean) {
   const m = await Machine.create(
     { bios: 'none', memBytes: 64 << 20, kernel: { name: path.basename(elf), bytes: readFileSync(elf) } },
     { console: (b) => out.push(...b) },
-    { createHart: async (o) => (hart = await Hart.create({ ...o, jit })) },
+    { createHart: async (o) => (hart = await Hart.create({ ...o, jit, jitThreshold: 64 })) },
   );
   m.start();
   const exit = await m.exited;

@@ -117,9 +117,9 @@ export interface Screen {
 
 /**
  * A shell command running in a detached tmux session of fixed size, on its own tmux server
- * (`tmux -L`), so the test never touches the user's sessions and kill() ends exactly what it
- * started. The pane stays after the command exits (remain-on-exit), so its last output can
- * still be read.
+ * (`tmux -S` with a socket in the session's scratch folder), so the test never touches the
+ * user's sessions and kill() ends exactly what it started. The pane stays after the command
+ * exits (remain-on-exit), so its last output can still be read.
  */
 export class TmuxSession {
   private readonly socket: string;
@@ -127,13 +127,21 @@ export class TmuxSession {
   private killed = false;
 
   private constructor(readonly name: string) {
-    this.socket = `typervisor-test-${name}`;
     this.dir = mkdtempSync(path.join(tmpdir(), `tmux-${name}-`));
+    this.socket = path.join(this.dir, 'socket'); // removed with the folder
   }
 
-  /** Starts `command` (run by /bin/sh) in a new detached session, `width`×`height` cells. */
-  static start(name: string, command: string, options: { width?: number; height?: number; cwd?: string } = {}): TmuxSession {
+  /**
+   * Starts `command` (run by /bin/sh) in a new detached session, `width`×`height` cells. A
+   * function gets the session's scratch-file namer, for commands that leave files behind.
+   */
+  static start(
+    name: string,
+    command: string | ((file: (name: string) => string) => string),
+    options: { width?: number; height?: number; cwd?: string } = {},
+  ): TmuxSession {
     const session = new TmuxSession(`${name}-${process.pid}`);
+    if (typeof command === 'function') command = command((n) => session.file(n));
     const conf = path.join(session.dir, 'tmux.conf');
     // history-limit must be set before the pane exists, hence a config file: two boot logs fit.
     writeFileSync(conf, 'set -g history-limit 100000\nset -g remain-on-exit on\nset -g status off\n');
@@ -158,7 +166,7 @@ export class TmuxSession {
   }
 
   private tmux(args: readonly string[]): string {
-    return runTool('tmux', ['-L', this.socket, ...args]);
+    return runTool('tmux', ['-S', this.socket, ...args]);
   }
 
   screen(): Screen {
@@ -221,7 +229,7 @@ export class TmuxSession {
   kill(): void {
     if (this.killed) return;
     this.killed = true;
-    spawnSync('tmux', ['-L', this.socket, 'kill-server'], { stdio: 'ignore', timeout: 10_000 });
+    spawnSync('tmux', ['-S', this.socket, 'kill-server'], { stdio: 'ignore', timeout: 10_000 });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

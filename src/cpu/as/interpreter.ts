@@ -7,7 +7,7 @@ import {
   DCACHE_BASE, DCACHE_ENTRIES, S_MSTATUS, S_MCYCLE, S_MINSTRET, S_FLAGS,
   S_MIE, S_MENVCFG, S_SENVCFG, FLAG_SBI_IN_HOST, EXIT_BUDGET, EXIT_WFI, EXIT_STOP, EXIT_ECALL, S_EXIT_CAUSE,
   EXIT_JIT, S_JIT_EXIT, S_JIT_VPC, S_JIT_HOST, S_PC, S_RAN, JITMAP_BASE, JITMAP_ENTRIES, HOT_BASE, HOT_ENTRIES,
-  HOT_THRESHOLD, FLAG_JIT,
+  S_HOT_THRESHOLD, FLAG_JIT,
 } from "../layout";
 import {
   pc, priv, setPc, getX, setX, loadHot, storeHot, CAUSE_ILLEGAL, CAUSE_BREAKPOINT, CAUSE_ECALL_U,
@@ -124,7 +124,7 @@ export function run(budget: i32): i32 {
         } else {
           const c = load<u32>(ce, 4) + 1;
           store<u32>(ce, c, 4);
-          if (c >= <u32>HOT_THRESHOLD && jitEnabled()) {
+          if (c >= load<u32>(S_HOT_THRESHOLD) && jitEnabled()) {
             store<u32>(ce, 0, 4);
             store<u64>(S_JIT_VPC, lpc);
             store<u32>(S_JIT_HOST, <u32>h);

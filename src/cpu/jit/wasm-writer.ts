@@ -30,6 +30,10 @@ export const Op = {
 } as const;
 
 export function uleb(out: number[], v: number): void {
+  if (v < 0x80) {
+    out.push(v); // the common case: small indices and offsets
+    return;
+  }
   do {
     let b = v & 0x7f;
     v = Math.floor(v / 128);
@@ -38,7 +42,23 @@ export function uleb(out: number[], v: number): void {
   } while (v !== 0);
 }
 
+/** Signed LEB128 of a 32-bit integer, in number arithmetic (BigInt made this a hot spot). */
+export function sleb32(out: number[], v: number): void {
+  v |= 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0);
+    out.push(done ? b : b | 0x80);
+    if (done) return;
+  }
+}
+
 export function sleb(out: number[], v: bigint): void {
+  if (v >= -0x8000_0000n && v <= 0x7fff_ffffn) {
+    sleb32(out, Number(v));
+    return;
+  }
   for (;;) {
     const b = Number(v & 0x7fn);
     v >>= 7n;
@@ -67,7 +87,7 @@ export class Code {
   get(local: number): this { this.bytes.push(Op.localGet); uleb(this.bytes, local); return this; }
   set(local: number): this { this.bytes.push(Op.localSet); uleb(this.bytes, local); return this; }
   tee(local: number): this { this.bytes.push(Op.localTee); uleb(this.bytes, local); return this; }
-  i32(v: number): this { this.bytes.push(Op.i32Const); sleb(this.bytes, BigInt(v | 0)); return this; }
+  i32(v: number): this { this.bytes.push(Op.i32Const); sleb32(this.bytes, v); return this; }
   i64(v: bigint): this { this.bytes.push(Op.i64Const); sleb(this.bytes, BigInt.asIntN(64, v)); return this; }
   /** A load or store with natural alignment hint `align` (log2) and a constant offset. */
   mem(o: number, align: number, offset: number): this {
