@@ -1,0 +1,57 @@
+// The typed library API as the README shows it: a VM from a configuration object, its console
+// streamed both ways, its exit awaited, and stopped from the host. Boots the real Debian guest.
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/index.js';
+import { defaultGuestConfig } from '../../src/host/index.js';
+
+const BOOT_MS = 180_000;
+
+/** Resolves when `text` has appeared in what `read()` returns, or rejects with the output so far. */
+function waitFor(read: () => string, text: string | RegExp, ms = BOOT_MS): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const out = read();
+      if (typeof text === 'string' ? out.includes(text) : text.test(out)) {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() - started > ms) {
+        clearInterval(poll);
+        reject(new Error(`timed out waiting for ${String(text)}; console so far:\n${out.slice(-2000)}`));
+      }
+    }, 50);
+  });
+}
+
+describe('the library API with the default guest', () => {
+  it('runs one command and reports its exit status', async () => {
+    const config = await defaultGuestConfig({ memBytes: 256 << 20, command: ['sh', '-c', 'echo from-the-api; exit 5'] });
+    let out = '';
+    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder().decode(bytes)) });
+    machine.start();
+    expect(await machine.exited).toEqual({ reason: 'finisher', code: 5 });
+    expect(out).toBe('from-the-api\n');
+  }, BOOT_MS);
+
+  it('streams the console both ways, then the guest powers off', async () => {
+    const config = await defaultGuestConfig({ memBytes: 256 << 20 });
+    let out = '';
+    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder('latin1').decode(bytes)) });
+    machine.start();
+    await waitFor(() => out, '# ');
+    machine.consoleInput(new TextEncoder().encode('echo answer=$((6 * 7))\n'));
+    await waitFor(() => out, 'answer=42');
+    machine.consoleInput(new TextEncoder().encode('poweroff\n'));
+    expect(await machine.exited).toEqual({ reason: 'finisher', code: 0 });
+  }, BOOT_MS);
+
+  it('stops from the host side with quit()', async () => {
+    const config = await defaultGuestConfig({ memBytes: 256 << 20 });
+    let out = '';
+    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder('latin1').decode(bytes)) });
+    machine.start();
+    await waitFor(() => out, 'Run /init');
+    machine.quit(9);
+    expect(await machine.exited).toEqual({ reason: 'quit', code: 9 });
+  }, BOOT_MS);
+});
