@@ -12,6 +12,7 @@ import { makeElf } from '../../tests/helpers/elf-image.js';
 import { TypervisorError } from '../core/errors.js';
 import { RamGuestMemory } from '../core/guest-memory.js';
 import { isLinuxImage, loadKernel, unwrapKernel } from './kernel-image.js';
+import { thrown } from '../../tests/helpers/thrown.js';
 
 const MiB = 1024 * 1024;
 const RAM_BASE = 0x8000_0000;
@@ -65,16 +66,6 @@ function makeZboot(payload: Uint8Array, kind = 'gzip', payloadOffset = 0x200): U
   out.set(new TextEncoder().encode(kind), 24);
   out.set(payload, payloadOffset);
   return out;
-}
-
-function thrown(fn: () => unknown): TypervisorError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TypervisorError) return e;
-    throw new Error(`expected a TypervisorError, got ${String(e)}`);
-  }
-  throw new Error('expected a TypervisorError, nothing was thrown');
 }
 
 describe('loadKernel: RISC-V Linux Image', () => {

@@ -1,4 +1,5 @@
 import { TypervisorError } from './errors.js';
+import { concatBytes } from './concat-bytes.js';
 
 /**
  * Writes cpio archives in the "newc" format (magic 070701), the format Linux unpacks as an
@@ -55,11 +56,7 @@ export function writeCpioNewc(entries: readonly CpioEntry[]): Uint8Array {
   const encoder = new TextEncoder();
   const seen = new Set<string>();
   const parts: Uint8Array[] = [];
-  let total = 0;
-  const push = (bytes: Uint8Array) => {
-    parts.push(bytes);
-    total += bytes.length;
-  };
+  const push = (bytes: Uint8Array) => parts.push(bytes);
 
   let ino = 0;
   for (const entry of entries) {
@@ -85,13 +82,7 @@ export function writeCpioNewc(entries: readonly CpioEntry[]): Uint8Array {
   }
   push(entryBytes(encoder, TRAILER, { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, rdevmajor: 0, rdevminor: 0 }, new Uint8Array(0)));
 
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function describe(entry: CpioEntry, encoder: Utf8Encoder): [number, Uint8Array, [number, number]] {

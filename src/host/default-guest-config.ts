@@ -1,3 +1,4 @@
+import { concatBytes } from '../core/concat-bytes.js';
 import { TypervisorError } from '../core/errors.js';
 import type { KernelImage, MachineConfig } from '../vmm/machine-config.js';
 import { commandInitramfs, ensureDefaultGuest, type GuestProgress } from './guest-image/index.js';
@@ -45,11 +46,7 @@ export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<M
       });
     }
     // Linux unpacks concatenated cpio archives one after the other (Documentation/driver-api/early-userspace/buffer-format.rst).
-    const extra = commandInitramfs([...o.command]);
-    const both = new Uint8Array(initrd.bytes.length + extra.length);
-    both.set(initrd.bytes);
-    both.set(extra, initrd.bytes.length);
-    initrd = { name: `${initrd.name} + command`, bytes: both };
+    initrd = { name: `${initrd.name} + command`, bytes: concatBytes([initrd.bytes, commandInitramfs([...o.command])]) };
   }
   return {
     memBytes: o.memBytes ?? DEFAULT_GUEST_MEM_BYTES,

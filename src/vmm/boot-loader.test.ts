@@ -10,6 +10,7 @@ import { TypervisorError } from '../core/errors.js';
 import { RamGuestMemory } from '../core/guest-memory.js';
 import { loadBoot } from './boot-loader.js';
 import type { Firmware, KernelImage, MachineConfig } from './machine-config.js';
+import { thrown } from '../../tests/helpers/thrown.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -49,16 +50,6 @@ function boot(memBytes: number, opts: { bios?: Firmware; kernel?: KernelImage; i
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 const u64 = (c: number[]) => c.reduce((acc, x) => acc * 2 ** 32 + x, 0);
-
-function thrown(fn: () => unknown): TypervisorError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TypervisorError) return e;
-    throw new Error(`expected a TypervisorError, got ${String(e)}`);
-  }
-  throw new Error('expected a TypervisorError, nothing was thrown');
-}
 
 describe('loadBoot: QEMU placement, firmware builtin (the VMM serves SBI)', () => {
   it('512 MiB: Image at RAM + 2 MiB, initrd 128 MiB above it, DTB 2 MiB-aligned below the end of RAM; S-mode', () => {

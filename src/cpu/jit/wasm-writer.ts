@@ -2,6 +2,7 @@
  * A minimal WebAssembly binary writer: just what the block translator emits (WebAssembly core
  * spec §5, binary format). Code is built as a flat byte list with typed helpers per opcode.
  */
+import { concatBytes } from '../../core/concat-bytes.js';
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
@@ -137,19 +138,6 @@ function section(out: number[], id: number, body: number[]): void {
   append(out, body);
 }
 
-/** Concatenates byte chunks into one array (native copies). */
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /**
  * Assembles a module that imports `imports`, `memory` (env.memory) and, when `importTable`, the
  * function table (env.table), and exports each function of `funcs` as "f0", "f1", ….
@@ -208,5 +196,5 @@ export function assembleModule(
   }
   out.push(10);
   uleb(out, codeSize);
-  return concat([Uint8Array.from(out), ...bodies]);
+  return concatBytes([Uint8Array.from(out), ...bodies]);
 }
