@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 want=${1:-test}
 
 packages="gcc-riscv64-linux-gnu"
-[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user chromium device-tree-compiler"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user chromium device-tree-compiler opensbi tmux"
 
 missing=""
 for p in $packages; do
