@@ -1,16 +1,19 @@
 #!/bin/sh
 # Installs what typervisor's commands need on a fresh Debian machine, then builds it.
-#   scripts/ensure-deps.sh main   - what `npm run main` needs (the cross compiler for the demo)
-#   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU as the reference, and
-#                                   Chromium for the browser-worker test)
+#   scripts/ensure-deps.sh main   - what `npm run main` needs: apt/dpkg-deb, xz and Debian's
+#                                   archive keyring to fetch the default guest; the cross
+#                                   compiler for bare-metal programs (`npm run demo`)
+#   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU and OpenSBI as the
+#                                   references, Chromium for the browser-worker test, dtc, cpio
+#                                   and tmux for the guest and console tests)
 # Debian packages are installed with apt-get only when missing; npm packages with `npm install`
 # when node_modules is missing or older than package-lock.json.
 set -eu
 cd "$(dirname "$0")/.."
 want=${1:-test}
 
-packages="gcc-riscv64-linux-gnu"
-[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user chromium device-tree-compiler opensbi tmux"
+packages="gcc-riscv64-linux-gnu xz-utils debian-archive-keyring"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user chromium device-tree-compiler opensbi tmux cpio"
 
 missing=""
 for p in $packages; do
