@@ -5,7 +5,6 @@ import { attachConsoleInput } from '../host/console-input.js';
 import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
-import { Hart } from '../cpu/hart.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
 import { parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
 import type { CliStreams } from './cli-streams.js';
@@ -99,7 +98,7 @@ function withTuning(options: MachineOptions): MachineOptions {
       hint: 'unset it to use the default',
     });
   }
-  return { ...options, createHart: (o) => Hart.create({ ...o, jitThreshold }) };
+  return { ...options, cpu: { ...options.cpu, jitThreshold } };
 }
 
 async function runMachine(config: MachineConfig, streams: CliStreams, machineOptions: MachineOptions): Promise<number> {

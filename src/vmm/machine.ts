@@ -1,5 +1,5 @@
 import { RunExit } from '../cpu/hart-api.js';
-import { Hart } from '../cpu/hart.js';
+import { Hart, type HartOptions } from '../cpu/hart.js';
 import { ConsoleBuffer } from './console-buffer.js';
 import { monotonicMs, setHostTimer, yieldToEventLoop } from './event-loop.js';
 import type { MachineConfig } from './machine-config.js';
@@ -26,8 +26,10 @@ export interface MachineHost {
 }
 
 export interface MachineOptions {
-  /** Builds the hart; default Hart.create (the wasm engine). */
+  /** Builds the hart; default Hart.create (the wasm engine) with `cpu`. */
   createHart?: HartFactory;
+  /** Tuning of the default hart: the JIT on or off, and after how many executions it translates. */
+  cpu?: Pick<HartOptions, 'jit' | 'jitThreshold'>;
   sliceInstructions?: number;
 }
 
@@ -79,7 +81,7 @@ export class Machine {
     });
     this.output = new ConsoleBuffer((bytes) => host.console(bytes));
     this.now = host.now ? () => host.now!() : monotonicMs;
-    this.createHart = options.createHart ?? ((o) => Hart.create(o));
+    this.createHart = options.createHart ?? ((o) => Hart.create({ ...o, ...options.cpu }));
     this.slice = options.sliceInstructions ?? DEFAULT_SLICE_INSTRUCTIONS;
   }
 

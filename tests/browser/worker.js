@@ -32,9 +32,12 @@ self.addEventListener('message', async ({ data }) => {
     const bytes = new Uint8Array(await response.arrayBuffer());
     // What `typervisor run --bios none --kernel X` builds: the default 128 MiB virt board.
     const config = validateMachineConfig({ memBytes: DEFAULT_MEM_BYTES, bios: 'none', kernel: { name: data.elf, bytes } });
-    const machine = await Machine.create(config, {
-      console: (out) => self.postMessage({ type: 'console', bytes: out }, [out.buffer]),
-    });
+    // A low JIT threshold: test programs are too short to reach the default one (tuned for Linux).
+    const machine = await Machine.create(
+      config,
+      { console: (out) => self.postMessage({ type: 'console', bytes: out }, [out.buffer]) },
+      { cpu: { jitThreshold: 64 } },
+    );
     machine.start();
     const exit = await machine.exited;
     // Hart's JIT compiles guest blocks to wasm at run time: its counts show that path ran too.
