@@ -86,7 +86,7 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
 }
 
 /**
- * TYPERVISOR_JIT_THRESHOLD: executions of a block before the JIT translates it (a tuning and
+ * TYPERVISOR_JIT_THRESHOLD: instructions run from a block entry before the JIT translates it (a tuning and
  * debugging knob; the default suits Linux, tests of short programs set it low).
  */
 function withTuning(options: MachineOptions): MachineOptions {

@@ -23,7 +23,7 @@ export interface HartOptions {
   jit?: boolean;
   /** How translations are batched into modules (default DEFAULT_JIT_BATCHING). */
   jitBatching?: JitBatching;
-  /** Executions of a block entry before it is translated (default layout's HOT_THRESHOLD). */
+  /** Instructions run from a block entry before it is translated (default layout's HOT_THRESHOLD). */
   jitThreshold?: number;
 }
 

@@ -79,7 +79,7 @@ export const S_JIT_HOST = 0x100470; // i32: its wasm address
 export const S_DATAKEY = 0x100478; // i64: TLB key of data accesses (mirrors the core's global)
 export const S_RAN = 0x100480; // i32: instructions the last run() executed
 export const S_FETCHKEY = 0x100488; // i64: TLB key of instruction fetches (mirrors the core's global)
-export const S_HOT_THRESHOLD = 0x100490; // u32: executions of a block entry before it is translated
+export const S_HOT_THRESHOLD = 0x100490; // u32: instructions run from a block entry before it is translated
 
 /** S_FLAGS bits. */
 export const FLAG_SBI_IN_HOST = 1; // S-mode ecall exits run() with EXIT_ECALL instead of trapping to M
@@ -113,10 +113,13 @@ export const JITMAP_ENTRIES = 65536;
 // Execution counters of block entries not yet translated: +0 wasm address u32, +4 count u32.
 export const HOT_BASE = 0x300000;
 export const HOT_ENTRIES = 65536;
-// Default of S_HOT_THRESHOLD. A Debian kernel boot to a shell took 46 s at 64, 24 s at 256, 18 s
-// at 1024, 14.5 s at 4096 and 17.6 s at 16384 (code run a few thousand times is cheaper to
-// interpret than to translate); hot loops reach any of these within microseconds.
-export const HOT_THRESHOLD = 4096;
+// Default of S_HOT_THRESHOLD: instructions run from a block entry (credited when the next block
+// starts) before the block is translated. Counting entries instead missed long unrolled code
+// (hash rounds, bignum multiplies in the kernel's crypto self-tests) and translated thousands of
+// lukewarm blocks. Measured on a Debian boot to its first command (quiet 2-core machine):
+// counting entries, threshold 4096: 7.2 s; counting instructions, 8 Ki: 10.4 s, 128 Ki: 5.5 s,
+// 256 Ki: 5.4 s, 512 Ki: 5.3 s, 2 Mi: 6.6 s. bench/cpu-mips.mjs went from ~470 to ~710 MIPS.
+export const HOT_THRESHOLD = 262144;
 
 // Per 4 KiB page of guest RAM, a u64 whose bit i is set when the decode cache may hold an
 // instruction overlapping the page's 64-byte line i (so stores there must invalidate it).

@@ -28,7 +28,7 @@ export interface MachineHost {
 export interface MachineOptions {
   /** Builds the hart; default Hart.create (the wasm engine) with `cpu`. */
   createHart?: HartFactory;
-  /** Tuning of the default hart: the JIT on or off, and after how many executions it translates. */
+  /** Tuning of the default hart: the JIT on or off, and after how many instructions a block is translated. */
   cpu?: Pick<HartOptions, 'jit' | 'jitThreshold'>;
   sliceInstructions?: number;
 }

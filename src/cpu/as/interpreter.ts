@@ -82,6 +82,12 @@ export function run(budget: i32): i32 {
   // True when lpc follows a branch or jump: only there translated blocks are
   // looked up and execution counted, so straight-line interpretation pays nothing for the JIT.
   let blockStart = true;
+  // The interpreted block running since the last block start, whose entry's counter is
+  // credited with the instructions it ran when the next block starts (hotCe 0: none).
+  let hotCe: usize = 0;
+  let hotH: usize = 0;
+  let hotPc: u64 = 0;
+  let hotN: i32 = 0;
   while (n > 0) {
     // After MMIO (by the previous instruction or translated code): the device may have asked
     // to stop, moved a timer compare value or raised an interrupt line.
@@ -105,6 +111,25 @@ export function run(budget: i32): i32 {
     }
     if (blockStart) {
       blockStart = false;
+      // Hotness is instructions run from a block entry, not entries: a long unrolled function
+      // (a hash round, a bignum multiply) called a few hundred times is as hot as a short
+      // loop run thousands of times.
+      if (hotCe != 0) {
+        if (load<u32>(hotCe) == <u32>hotH) {
+          const c = load<u32>(hotCe, 4) + <u32>(hotN - n);
+          if (c >= load<u32>(S_HOT_THRESHOLD) && jitEnabled()) {
+            store<u32>(hotCe, 0, 4);
+            store<u64>(S_JIT_VPC, hotPc);
+            store<u32>(S_JIT_HOST, <u32>hotH);
+            hotCe = 0;
+            n++;
+            exit = EXIT_JIT;
+            break;
+          }
+          store<u32>(hotCe, c, 4);
+        }
+        hotCe = 0;
+      }
       const je = JITMAP_BASE + (((h >> 1) & (JITMAP_ENTRIES - 1)) << 4);
       if (load<u32>(je, 8) == <u32>h && load<u64>(je) == lpc) {
         const fn = load<u32>(je, 12);
@@ -120,19 +145,12 @@ export function run(budget: i32): i32 {
         const ce = HOT_BASE + (((h >> 1) & (HOT_ENTRIES - 1)) << 3);
         if (load<u32>(ce) != <u32>h) {
           store<u32>(ce, <u32>h);
-          store<u32>(ce, 1, 4);
-        } else {
-          const c = load<u32>(ce, 4) + 1;
-          store<u32>(ce, c, 4);
-          if (c >= load<u32>(S_HOT_THRESHOLD) && jitEnabled()) {
-            store<u32>(ce, 0, 4);
-            store<u64>(S_JIT_VPC, lpc);
-            store<u32>(S_JIT_HOST, <u32>h);
-            n++;
-            exit = EXIT_JIT;
-            break;
-          }
+          store<u32>(ce, 0, 4);
         }
+        hotCe = ce;
+        hotH = h;
+        hotPc = lpc;
+        hotN = n;
       }
     }
     let e = DCACHE_BASE + (((h >> 1) & (DCACHE_ENTRIES - 1)) << 4);
