@@ -61,6 +61,8 @@ describe('the base initramfs', () => {
     for (const [i, n] of names.entries()) if (n.includes('/')) expect(names.indexOf(n.slice(0, n.lastIndexOf('/'))), n).toBeLessThan(i);
     expect(names.filter((n) => n.endsWith('.ko'))).toEqual(EXPECTED_ORDER.map((p) => `lib/modules/${VERSION}/${p}`));
     expect(names.some((n) => n.includes('unrelated'))).toBe(false);
+    // Nothing else at the top level (a file there once dragged in a bogus parent directory).
+    expect(names.filter((n) => !n.includes('/')).sort()).toEqual(['bin', 'dev', 'etc', 'init', 'lib', 'mnt', 'proc', 'root', 'run', 'sbin', 'sys', 'tmp', 'usr']);
   });
 
   it('holds /dev/console as character device 5,1 and root-owned files', () => {

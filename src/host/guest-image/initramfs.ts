@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 2;
+export const INITRAMFS_FORMAT = 3;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -62,7 +62,7 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
     entries.push({ type: 'directory', name, mode, mtime });
   };
   const file = (name: string, data: Uint8Array | string, mode = 0o644) => {
-    dir(name.slice(0, name.lastIndexOf('/')));
+    if (name.includes('/')) dir(name.slice(0, name.lastIndexOf('/')));
     entries.push({ type: 'file', name, data: typeof data === 'string' ? text(data) : data, mode, mtime });
   };
   const link = (name: string, target: string) => entries.push({ type: 'symlink', name, target, mtime });
