@@ -6,11 +6,11 @@
 //
 //   name          base          size         irq   what
 //   test          0x0010_0000   0x1000       -     "sifive,test1": finisher (pass, fail, reset)
-//   rtc           0x0010_1000   0x1000       11    goldfish RTC                       (later)
+//   rtc           0x0010_1000   0x1000       11    goldfish RTC (host wall clock)
 //   clint         0x0200_0000   0x1_0000     -     msip, mtimecmp, mtime (10 MHz)
-//   plic          0x0c00_0000   0x60_0000    -     platform-level interrupt controller (later)
+//   plic          0x0c00_0000   0x60_0000    -     platform-level interrupt controller, 96 sources
 //   uart0         0x1000_0000   0x100        10    NS16550A, 8 byte-wide registers
-//   virtio0..7    0x1000_1000   0x1000 each  1..8  virtio-mmio slots                 (later)
+//   virtio0..7    0x1000_1000   0x1000 each  1..8  virtio-mmio slots (devices: next issue)
 //   dram          0x8000_0000   --mem        -     guest RAM
 
 /** One region of the map. */
