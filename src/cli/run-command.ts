@@ -46,9 +46,11 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       });
     }
     const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
+    const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number };
     const config = await defaultGuestConfig({
       memBytes,
       ...(command.length ? { command } : {}),
+      ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(initrd ? { initrd } : {}),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),

@@ -18,6 +18,8 @@ export interface DefaultGuestOptions {
   readonly command?: readonly string[];
   /** Replaces the default kernel command line. */
   readonly append?: string;
+  /** The host terminal's size, passed to the guest's console (ignored with `append`). */
+  readonly terminalSize?: { readonly columns: number; readonly rows: number };
   /** Replaces the built initramfs. */
   readonly initrd?: KernelImage;
   /** Told what the first run is fetching and building. */
@@ -53,6 +55,13 @@ export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<M
     bios: 'builtin',
     kernel,
     initrd,
-    append: o.append ?? (o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND),
+    append: o.append ?? (o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND) + sizeArgument(o.terminalSize),
   };
+}
+
+/** ` typervisor.size=COLSxROWS` for the guest's /init, or nothing for a size that is not sane. */
+function sizeArgument(size: DefaultGuestOptions['terminalSize']): string {
+  if (!size) return '';
+  const ok = (n: number) => Number.isInteger(n) && n > 0 && n < 10_000;
+  return ok(size.columns) && ok(size.rows) ? ` typervisor.size=${size.columns}x${size.rows}` : '';
 }

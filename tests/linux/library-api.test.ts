@@ -24,6 +24,12 @@ function waitFor(read: () => string, text: string | RegExp, ms = BOOT_MS): Promi
 }
 
 describe('the library API with the default guest', () => {
+  it('passes the host terminal size on the kernel command line, for /init to set', async () => {
+    expect((await defaultGuestConfig({ terminalSize: { columns: 150, rows: 44 } })).append).toBe('console=ttyS0 typervisor.size=150x44');
+    expect((await defaultGuestConfig({ terminalSize: { columns: 0, rows: 44 } })).append).toBe('console=ttyS0');
+    expect((await defaultGuestConfig({ append: 'console=ttyS0 loglevel=7', terminalSize: { columns: 80, rows: 24 } })).append).toBe('console=ttyS0 loglevel=7');
+  });
+
   it('runs one command and reports its exit status', async () => {
     const config = await defaultGuestConfig({ memBytes: 256 << 20, command: ['sh', '-c', 'echo from-the-api; exit 5'] });
     let out = '';

@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 3;
+export const INITRAMFS_FORMAT = 4;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -100,7 +100,8 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
  *    virtio_mmio, then only the drivers of the virtio devices the board has (DEVICE_MODULES),
  *    in dependency order, saying only which failed; sets the hostname; brings up `lo`. Loading
  *    every module (ext4 alone is 7 MB) cost a fifth of a boot without any device to use them;
- *    `modprobe` finds the others later (modules.dep).
+ *    `modprobe` finds the others later (modules.dep). Sets the console's size from
+ *    `typervisor.size=COLSxROWS` on the kernel command line when present.
  * 2. If /typervisor/command exists (a command archive was appended): turns off the console's
  *    NL→CRNL translation so the command's output bytes arrive unchanged, runs the command in its
  *    own session with the console as controlling terminal (so Ctrl-C and /dev/tty work), waits
@@ -142,6 +143,13 @@ done
 hostname ${GUEST_HOSTNAME}
 ip link set lo up 2>/dev/null
 cd /root
+# The host terminal's size, when typervisor passed it (typervisor.size=COLSxROWS): a serial
+# console cannot report it, and 0x0 makes the shell wrap at 80 columns.
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    typervisor.size=*x*) size=\${word#typervisor.size=}; stty cols "\${size%x*}" rows "\${size#*x}" </dev/console 2>/dev/null ;;
+  esac
+done
 
 if [ -f /typervisor/command ]; then
   stty -onlcr </dev/console
