@@ -23,6 +23,16 @@ function waitFor(read: () => string, text: string | RegExp, ms = BOOT_MS): Promi
   });
 }
 
+/** Starts the default guest as the README does; `output()` is its console so far. */
+async function start(command?: string[]) {
+  const config = await defaultGuestConfig({ memBytes: 256 << 20, ...(command ? { command } : {}) });
+  let out = '';
+  const decoder = new TextDecoder('latin1');
+  const machine = await Machine.create(config, { console: (bytes) => (out += decoder.decode(bytes)) });
+  machine.start();
+  return { machine, output: () => out };
+}
+
 describe('the library API with the default guest', () => {
   it('passes the host terminal size on the kernel command line, for /init to set', async () => {
     expect((await defaultGuestConfig({ terminalSize: { columns: 150, rows: 44 } })).append).toBe('console=ttyS0 typervisor.size=150x44');
@@ -31,32 +41,23 @@ describe('the library API with the default guest', () => {
   });
 
   it('runs one command and reports its exit status', async () => {
-    const config = await defaultGuestConfig({ memBytes: 256 << 20, command: ['sh', '-c', 'echo from-the-api; exit 5'] });
-    let out = '';
-    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder().decode(bytes)) });
-    machine.start();
+    const { machine, output } = await start(['sh', '-c', 'echo from-the-api; exit 5']);
     expect(await machine.exited).toEqual({ reason: 'finisher', code: 5 });
-    expect(out).toBe('from-the-api\n');
+    expect(output()).toBe('from-the-api\n');
   }, BOOT_MS);
 
   it('streams the console both ways, then the guest powers off', async () => {
-    const config = await defaultGuestConfig({ memBytes: 256 << 20 });
-    let out = '';
-    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder('latin1').decode(bytes)) });
-    machine.start();
-    await waitFor(() => out, '# ');
+    const { machine, output } = await start();
+    await waitFor(output, '# ');
     machine.consoleInput(new TextEncoder().encode('echo answer=$((6 * 7))\n'));
-    await waitFor(() => out, 'answer=42');
+    await waitFor(output, 'answer=42');
     machine.consoleInput(new TextEncoder().encode('poweroff\n'));
     expect(await machine.exited).toEqual({ reason: 'finisher', code: 0 });
   }, BOOT_MS);
 
   it('stops from the host side with quit()', async () => {
-    const config = await defaultGuestConfig({ memBytes: 256 << 20 });
-    let out = '';
-    const machine = await Machine.create(config, { console: (bytes) => (out += new TextDecoder('latin1').decode(bytes)) });
-    machine.start();
-    await waitFor(() => out, 'Run /init');
+    const { machine, output } = await start();
+    await waitFor(output, 'Run /init');
     machine.quit(9);
     expect(await machine.exited).toEqual({ reason: 'quit', code: 9 });
   }, BOOT_MS);
