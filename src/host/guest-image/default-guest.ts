@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { TypervisorError } from '../../core/errors.js';
 import { DebianApt } from './debian-apt.js';
+import { withDownloadProgress } from './download-progress.js';
 import { readGuestParts, type GuestModule } from './guest-parts.js';
 import { DEFAULT_DEBIAN_MIRROR, hostDebianMirror } from './host-debian-mirror.js';
 import { buildInitramfs, INITRAMFS_FORMAT } from './initramfs.js';
@@ -132,7 +133,8 @@ export async function ensureDefaultGuest(options: EnsureDefaultGuestOptions = {}
     const sizes = await apt.sizes(pkgs);
     const total = pkgs.reduce((sum, p) => sum + (sizes.get(p) ?? 0), 0);
     progress(`downloading ${pkgs.join(' and ')} (${Math.round(total / 1e6)} MB)`);
-    const debs = await apt.download(pkgs, path.join(build, 'debs'));
+    const debDir = path.join(build, 'debs');
+    const debs = await withDownloadProgress(debDir, total, (text) => progress(`downloading: ${text}`), apt.download(pkgs, debDir));
 
     progress('unpacking');
     const root = path.join(build, 'root');
