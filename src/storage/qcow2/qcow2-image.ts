@@ -1,0 +1,365 @@
+// Reading qcow2 images (versions 2 and 3). Spec: QEMU docs/interop/qcow2.txt.
+import { inflateSync } from 'fflate';
+import { TypervisorError } from '../../core/errors.js';
+import { type BlockBackend, checkRange } from '../block-backend.js';
+import type { ImageFile } from '../image-file.js';
+import { TableCache } from './l2-cache.js';
+import { HEADER_PROBE_BYTES, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
+
+/** Opens a backing file named in an image: `name` as recorded, `format` from the backing format extension (undefined: probe). */
+export type OpenBacking = (name: string, format: string | undefined) => Promise<BlockBackend>;
+
+export interface Qcow2OpenOptions {
+  /** Must be true (the default) for now: writing qcow2 is not implemented yet. */
+  readOnly?: boolean;
+  /**
+   * Opens the backing file. Loops and depth are the resolver's to limit — `openImage` does it;
+   * an image with a backing file and no resolver is refused.
+   */
+  openBacking?: OpenBacking;
+  /** Bytes of L2 tables to keep in memory (default 4 MiB; at least one table is kept). */
+  l2CacheBytes?: number;
+}
+
+/** Where a guest cluster's bytes come from. */
+type Mapping =
+  | { readonly kind: 'unallocated' }
+  | { readonly kind: 'zero' }
+  | { readonly kind: 'data'; readonly host: number }
+  | { readonly kind: 'compressed'; readonly host: number; readonly length: number }
+  /** A standard cluster with extended L2 entries: per-subcluster allocation and zero bitmaps. */
+  | { readonly kind: 'subclusters'; readonly host: number; readonly alloc: number; readonly zero: number };
+
+const UNALLOCATED: Mapping = { kind: 'unallocated' };
+const ZERO: Mapping = { kind: 'zero' };
+const TWO_32 = 0x1_0000_0000;
+
+interface Region {
+  readonly what: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * A qcow2 image as a read-only {@link BlockBackend}. Everything read from the file is
+ * validated before use: a malformed header or L1 table fails `open`, a malformed L2 entry or
+ * compressed cluster fails the read that reaches it, always with a `TypervisorError` naming the
+ * field, its value and where it is.
+ */
+export class Qcow2Image implements BlockBackend {
+  readonly capacity: number;
+  readonly readOnly = true;
+  private readonly clusterSize: number;
+  private readonly l2Entries: number;
+  private readonly entryBytes: number;
+  private readonly subclusterSize: number;
+  private readonly l2Cache: TableCache<DataView>;
+  /** The last few inflated compressed clusters (a guest reads a cluster in several requests). */
+  private readonly inflated: TableCache<Uint8Array>;
+  private readonly metadata: Region[];
+  private closed = false;
+  /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
+  readonly lookups: Record<Mapping['kind'], number> = { unallocated: 0, zero: 0, data: 0, compressed: 0, subclusters: 0 };
+
+  private constructor(
+    private readonly file: ImageFile,
+    readonly header: Qcow2Header,
+    private readonly fileSize: number,
+    /** Host offsets of the L2 tables, one per L1 entry (0: unallocated). */
+    private readonly l2Offsets: Float64Array,
+    /** The opened backing image, if the image has one. */
+    readonly backing: BlockBackend | undefined,
+    l2CacheBytes: number,
+  ) {
+    this.capacity = header.size;
+    this.clusterSize = header.clusterSize;
+    this.entryBytes = header.extendedL2 ? 16 : 8;
+    this.l2Entries = header.clusterSize / this.entryBytes;
+    this.subclusterSize = header.clusterSize / 32;
+    this.l2Cache = new TableCache(l2CacheBytes);
+    this.inflated = new TableCache(4 * header.clusterSize);
+    this.metadata = [{ what: 'the header cluster', start: 0, end: header.clusterSize }];
+    if (header.l1Size > 0) this.metadata.push({ what: 'the L1 table', start: header.l1TableOffset, end: header.l1TableOffset + header.l1Size * 8 });
+    this.metadata.push({
+      what: 'the refcount table',
+      start: header.refcountTableOffset,
+      end: header.refcountTableOffset + header.refcountTableClusters * header.clusterSize,
+    });
+  }
+
+  /** Opens `file` as a qcow2 image (and its backing chain through `options.openBacking`). */
+  static async open(file: ImageFile, options: Qcow2OpenOptions = {}): Promise<Qcow2Image> {
+    const name = file.name;
+    if (options.readOnly === false) {
+      throw new TypervisorError(`${name}: qcow2 images can only be opened read-only for now (writing qcow2 is not implemented yet)`, {
+        hint: 'attach the disk read-only, or convert it with qemu-img convert -O raw to write to it',
+      });
+    }
+    const fileSize = await file.size();
+    const probe = new Uint8Array(Math.min(HEADER_PROBE_BYTES, fileSize));
+    await readFully(file, probe, 0);
+    const clusterBits = peekClusterBits(name, probe);
+    const cluster0 = new Uint8Array(Math.min(2 ** clusterBits, fileSize));
+    await readFully(file, cluster0, 0);
+    const header = parseQcow2Header(name, cluster0, fileSize);
+
+    // "== Cluster mapping ==": L1 entries — bits 9-55 the L2 table's offset, 63 the COPIED flag,
+    // bits 0-8 and 56-62 reserved. Every entry is checked here, once.
+    const l1 = new Uint8Array(header.l1Size * 8);
+    await readFully(file, l1, header.l1TableOffset);
+    const view = new DataView(l1.buffer);
+    const l2Offsets = new Float64Array(header.l1Size);
+    const cs = header.clusterSize;
+    const l1End = header.l1TableOffset + header.l1Size * 8;
+    const rtStart = header.refcountTableOffset;
+    const rtEnd = rtStart + header.refcountTableClusters * cs;
+    for (let i = 0; i < header.l1Size; i++) {
+      const hi = view.getUint32(i * 8);
+      const lo = view.getUint32(i * 8 + 4);
+      const where = `L1 entry ${i} (0x${hex64(hi, lo)})`;
+      if ((lo & 0x1ff) !== 0 || (hi & 0x7f000000) !== 0) throw corrupt(name, `${where} has reserved bits set`);
+      const off = (hi & 0xffffff) * TWO_32 + (lo >>> 0);
+      if (off === 0) continue;
+      if (off % cs !== 0) throw corrupt(name, `${where}: L2 table offset 0x${off.toString(16)} is not aligned to the cluster size (${cs})`);
+      if (off + cs > fileSize) throw corrupt(name, `${where}: L2 table at 0x${off.toString(16)} lies past the end of the file (${fileSize} bytes)`);
+      if (off < l1End && header.l1TableOffset < off + cs) throw corrupt(name, `${where}: L2 table at 0x${off.toString(16)} overlaps the L1 table`);
+      if (off < rtEnd && rtStart < off + cs) throw corrupt(name, `${where}: L2 table at 0x${off.toString(16)} overlaps the refcount table`);
+      l2Offsets[i] = off;
+    }
+
+    let backing: BlockBackend | undefined;
+    if (header.backingFile !== undefined) {
+      if (options.openBacking === undefined) {
+        throw new TypervisorError(`${name}: the image has a backing file (${header.backingFile}) and no way to open it was given`);
+      }
+      backing = await options.openBacking(header.backingFile, header.backingFormat);
+    }
+    return new Qcow2Image(file, header, fileSize, l2Offsets, backing, Math.max(0, options.l2CacheBytes ?? 4 * 1024 * 1024));
+  }
+
+  async read(offset: number, dst: Uint8Array): Promise<void> {
+    this.check('read', offset, dst.length);
+    const cs = this.clusterSize;
+    // Consecutive pieces from contiguous host bytes (or the backing file, or zeros) are merged
+    // into one request.
+    let run: { kind: 'data' | 'backing' | 'zero'; src: number; at: number; len: number } | undefined;
+    const flushRun = async (): Promise<void> => {
+      if (run === undefined) return;
+      const { kind, src, at, len } = run;
+      run = undefined;
+      const part = dst.subarray(at, at + len);
+      if (kind === 'zero') part.fill(0);
+      else if (kind === 'data') {
+        const n = await this.file.pread(part, src);
+        if (n < len) part.fill(0, n); // a cluster cut short by the end of the file reads as zeros
+      } else await this.readBacking(src, part);
+    };
+    let done = 0;
+    while (done < dst.length) {
+      const pos = offset + done;
+      const cluster = Math.floor(pos / cs);
+      const inCluster = pos - cluster * cs;
+      let n = Math.min(dst.length - done, cs - inCluster);
+      const m = await this.lookup(cluster, pos);
+      this.lookups[m.kind]++;
+      let kind: 'data' | 'backing' | 'zero';
+      let src = 0;
+      switch (m.kind) {
+        case 'unallocated':
+          kind = 'backing';
+          src = pos;
+          break;
+        case 'zero':
+          kind = 'zero';
+          break;
+        case 'data':
+          kind = 'data';
+          src = m.host + inCluster;
+          break;
+        case 'compressed': {
+          await flushRun();
+          const bytes = await this.inflate(m.host, m.length, pos);
+          dst.set(bytes.subarray(inCluster, inCluster + n), done);
+          done += n;
+          continue;
+        }
+        case 'subclusters': {
+          // "== Extended L2 Entries ==": bit x of the allocation bitmap, bit 32+x reads as zeros.
+          const sub = Math.floor(inCluster / this.subclusterSize);
+          n = Math.min(n, (sub + 1) * this.subclusterSize - inCluster);
+          if ((m.alloc >>> sub) & 1) {
+            kind = 'data';
+            src = m.host + inCluster;
+          } else if ((m.zero >>> sub) & 1) kind = 'zero';
+          else {
+            kind = 'backing';
+            src = pos;
+          }
+          break;
+        }
+      }
+      if (run !== undefined && run.kind === kind && run.at + run.len === done && (kind === 'zero' || run.src + run.len === src)) {
+        run.len += n;
+      } else {
+        await flushRun();
+        run = { kind, src, at: done, len: n };
+      }
+      done += n;
+    }
+    await flushRun();
+  }
+
+  async write(offset: number, src: Uint8Array): Promise<void> {
+    this.check('write', offset, src.length);
+    throw new TypervisorError(`${this.file.name}: write refused: the disk is read-only`);
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) throw new TypervisorError(`${this.file.name}: flush after close`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.l2Cache.clear();
+    this.inflated.clear();
+    try {
+      await this.backing?.close();
+    } finally {
+      await this.file.close();
+    }
+  }
+
+  /** "If there is no backing file or the backing file is smaller than the image, they shall read zeros". */
+  private async readBacking(pos: number, part: Uint8Array): Promise<void> {
+    const b = this.backing;
+    const avail = b === undefined ? 0 : Math.max(0, Math.min(part.length, b.capacity - pos));
+    if (avail > 0) await b!.read(pos, part.subarray(0, avail));
+    if (avail < part.length) part.fill(0, avail);
+  }
+
+  /** The mapping of guest cluster `cluster` (containing guest byte `pos`, for messages). */
+  private async lookup(cluster: number, pos: number): Promise<Mapping> {
+    const l1Index = Math.floor(cluster / this.l2Entries);
+    const l2Index = cluster - l1Index * this.l2Entries;
+    const l2Offset = this.l2Offsets[l1Index]; // l1_size covers `size`: checked at open
+    if (l2Offset === 0) return UNALLOCATED;
+    const table = await this.l2Cache.get(l2Offset, async () => {
+      const bytes = new Uint8Array(this.clusterSize);
+      await readFully(this.file, bytes, l2Offset);
+      return new DataView(bytes.buffer);
+    });
+    const at = l2Index * this.entryBytes;
+    const hi = table.getUint32(at);
+    const lo = table.getUint32(at + 4);
+    return this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${pos})`);
+  }
+
+  /** Decodes one L2 entry ("== Cluster mapping ==", L2 table entry). */
+  private decode(hi: number, lo: number, table: DataView, at: number, where: string): Mapping {
+    const name = this.file.name;
+    const h = this.header;
+    const cs = this.clusterSize;
+    const what = `${where}, 0x${hex64(hi, lo)}`;
+    const bitmapHi = h.extendedL2 ? table.getUint32(at + 8) : 0;
+    const bitmapLo = h.extendedL2 ? table.getUint32(at + 12) : 0;
+    if ((hi >>> 30) & 1) {
+      // Compressed Clusters Descriptor: x = 62 - (cluster_bits - 8) bits of host offset, then
+      // the number of additional 512-byte sectors up to bit 61.
+      if (bitmapHi !== 0 || bitmapLo !== 0) throw corrupt(name, `${what}: a compressed cluster has a non-zero subcluster bitmap`);
+      const v = ((BigInt(hi) << 32n) | BigInt(lo >>> 0)) & ((1n << 62n) - 1n);
+      const x = BigInt(62 - (h.clusterBits - 8));
+      const hostBig = v & ((1n << x) - 1n);
+      const sectors = Number(v >> x) + 1;
+      if (hostBig >= 1n << 56n) throw corrupt(name, `${what}: compressed cluster offset 0x${hostBig.toString(16)} uses bits above 55`);
+      const host = Number(hostBig);
+      const length = sectors * 512 - (host % 512);
+      if (host < cs || host >= this.fileSize) {
+        throw corrupt(name, `${what}: compressed cluster at 0x${host.toString(16)} is not inside the data area of the file (${this.fileSize} bytes)`);
+      }
+      this.checkNotMetadata(host, Math.min(length, this.fileSize - host), what);
+      return { kind: 'compressed', host, length };
+    }
+    // Standard Cluster Descriptor: bit 0 zero flag (v3 without extended L2), bits 1-8 and 56-61
+    // reserved, bits 9-55 the host offset; bit 63 COPIED.
+    if ((lo & 0x1fe) !== 0 || (hi & 0x3f000000) !== 0) throw corrupt(name, `${what} has reserved bits set`);
+    const zeroFlag = (lo & 1) !== 0;
+    if (zeroFlag && (h.version === 2 || h.extendedL2)) {
+      throw corrupt(name, `${what} has bit 0 (zero flag) set, which is reserved in ${h.version === 2 ? 'version 2 images' : 'images with extended L2 entries'}`);
+    }
+    const host = (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+    const copied = hi >>> 31 !== 0;
+    if (host % cs !== 0) throw corrupt(name, `${what}: host cluster offset 0x${host.toString(16)} is not aligned to the cluster size (${cs})`);
+    if (zeroFlag) return ZERO; // "the cluster reads as all zeros" whatever its offset
+    if (host === 0 && copied) throw corrupt(name, `${what}: host cluster offset 0 with bit 63 set (only valid with an external data file)`);
+    if (h.extendedL2) {
+      const alloc = bitmapLo >>> 0;
+      const zero = bitmapHi >>> 0;
+      if ((alloc & zero) !== 0) throw corrupt(name, `${what}: subclusters 0x${(alloc & zero).toString(16)} are both allocated and zero`);
+      if (alloc !== 0) {
+        if (host === 0) throw corrupt(name, `${what}: allocated subclusters 0x${alloc.toString(16)} with host cluster offset 0`);
+        this.checkData(host, what);
+      }
+      if (alloc === 0 && zero === 0) return UNALLOCATED;
+      if (alloc === 0 && zero === 0xffffffff) return ZERO;
+      return { kind: 'subclusters', host, alloc, zero };
+    }
+    if (host === 0) return UNALLOCATED;
+    this.checkData(host, what);
+    return { kind: 'data', host };
+  }
+
+  private checkData(host: number, what: string): void {
+    if (host >= this.fileSize) throw corrupt(this.file.name, `${what}: data cluster at 0x${host.toString(16)} lies past the end of the file (${this.fileSize} bytes)`);
+    this.checkNotMetadata(host, this.clusterSize, what);
+  }
+
+  private checkNotMetadata(start: number, length: number, what: string): void {
+    for (const r of this.metadata) {
+      if (start < r.end && r.start < start + length) {
+        throw corrupt(this.file.name, `${what}: data at 0x${start.toString(16)} overlaps ${r.what} (0x${r.start.toString(16)}..0x${r.end.toString(16)})`);
+      }
+    }
+  }
+
+  /** A compressed cluster, inflated (raw deflate, "zlib" compression type 0), cached briefly. */
+  private inflate(host: number, length: number, pos: number): Promise<Uint8Array> {
+    const cs = this.clusterSize;
+    return this.inflated.get(host, async () => {
+      const packed = new Uint8Array(length);
+      const n = await this.file.pread(packed, host); // the last sector may end past the file: zeros
+      void n;
+      let out: Uint8Array;
+      try {
+        out = inflateSync(packed, { out: new Uint8Array(cs) });
+      } catch (e) {
+        throw corrupt(this.file.name, `compressed cluster at 0x${host.toString(16)} (guest offset ${pos}) does not inflate: ${(e as Error).message}`);
+      }
+      // Decompression "stops when it has produced a cluster of data": anything shorter is corrupt.
+      if (out.length !== cs) {
+        throw corrupt(this.file.name, `compressed cluster at 0x${host.toString(16)} (guest offset ${pos}) inflates to ${out.length} bytes, not a cluster (${cs})`);
+      }
+      return out;
+    });
+  }
+
+  private check(what: string, offset: number, length: number): void {
+    if (this.closed) throw new TypervisorError(`${this.file.name}: ${what} after close`);
+    checkRange(`${this.file.name}: ${what}`, offset, length, this.capacity);
+  }
+}
+
+function corrupt(name: string, message: string): TypervisorError {
+  return new TypervisorError(`${name}: corrupt qcow2 image: ${message}`, { hint: 'qemu-img check shows what is damaged' });
+}
+
+function hex64(hi: number, lo: number): string {
+  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Reads all of `dst` at `offset`; fails when the file ends first (metadata must be whole). */
+async function readFully(file: ImageFile, dst: Uint8Array, offset: number): Promise<void> {
+  if (dst.length === 0) return;
+  const n = await file.pread(dst, offset);
+  if (n < dst.length) throw corrupt(file.name, `${dst.length} bytes at offset 0x${offset.toString(16)} lie past the end of the file`);
+}

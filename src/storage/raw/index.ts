@@ -1,0 +1,1 @@
+export { RawImage } from './raw-image.js';
