@@ -84,6 +84,33 @@ describe('typervisor CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('attaches --device virtio-rng at virtio-mmio slot 7, as QEMU does', async () => {
+    const seen: number[] = [];
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-rng'], (h) => {
+      // slot 7: MagicValue, Version, DeviceID; slot 6 has no device behind it.
+      for (const off of [0, 4, 8]) seen.push(Number(h.load(0x1000_8000 + off, 4)));
+      seen.push(h.load(0x1000_7000, 4) === undefined ? -1 : 0);
+      h.store(0x10_0000, 4, 0x5555);
+      return RunExit.Budget;
+    });
+    expect(r).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(seen).toEqual([0x74726976, 2, 4, -1]);
+  });
+
+  it('refuses an unknown --device, listing the known ones', async () => {
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-gpu']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("typervisor: unknown device 'virtio-gpu'\nhint: known devices: virtio-rng\n");
+  });
+
+  it('lists the virtio devices in the device tree (dtb --device)', async () => {
+    const r = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-rng', '--device', 'virtio-rng']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('virtio_mmio@10008000');
+    expect(r.stdout).toContain('virtio_mmio@10007000');
+    expect(r.stdout).not.toContain('virtio_mmio@10006000');
+  });
+
   it('reports a bad ELF precisely', async () => {
     const bad = join(dir, 'bad.elf');
     writeFileSync(bad, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x9000_0000, data: Uint8Array.of(1) }] }));

@@ -6,7 +6,7 @@ import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
+import { DEVICE_TYPES, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
 import type { CliStreams } from './cli-streams.js';
 
 /** Options `run` and `dtb` share: what machine to build. */
@@ -16,6 +16,8 @@ export interface MachineFlags {
   initrd?: string;
   append?: string;
   mem?: string;
+  /** `--device TYPE`, repeatable. */
+  device?: string[];
 }
 
 /** Adds the machine-describing options to a command. */
@@ -27,7 +29,8 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--kernel <path>', 'kernel: a RISC-V Linux Image (also gzip/EFI-zboot compressed) or ELF; default: the Debian guest')
     .option('--initrd <path>', 'initial ramdisk (cpio) for the kernel')
     .option('--append <args>', 'kernel command line')
-    .option('--mem <size>', 'guest RAM, e.g. 512M or 2G (16M to 3.5G; default 512M, 128M with --bios none)');
+    .option('--mem <size>', 'guest RAM, e.g. 512M or 2G (16M to 3.5G; default 512M, 128M with --bios none)')
+    .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[]);
 }
 
 /**
@@ -39,6 +42,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const word = ['builtin', 'default', 'none'].includes(opts.bios);
   const biosWord = word ? validateBios(opts.bios) : undefined;
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
+  const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
   if (opts.kernel === undefined) {
     if (biosWord === 'none') {
       throw new TypervisorError('--bios none needs a --kernel (the default guest boots with SBI firmware)', {
@@ -55,7 +59,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(initrd ? { initrd } : {}),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
-    return validateMachineConfig({ ...config, bios: biosWord ?? (await readGuestFile(opts.bios, 'firmware')) });
+    return validateMachineConfig({ ...config, bios: biosWord ?? (await readGuestFile(opts.bios, 'firmware')), ...(devices.length ? { devices } : {}) });
   }
   if (command.length) {
     throw new TypervisorError('a command after -- runs only in the default guest', {
@@ -71,6 +75,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
     kernel,
     ...(initrd ? { initrd } : {}),
     ...(opts.append !== undefined ? { append: opts.append } : {}),
+    ...(devices.length ? { devices } : {}),
   });
 }
 

@@ -5,7 +5,7 @@ import { loadElf } from '../board/elf-loader.js';
 import { loadKernel, unwrapKernel, type LoadedKernel } from '../board/kernel-image.js';
 import { buildVirtFdt } from '../board/virt-fdt.js';
 import type { MachineConfig } from './machine-config.js';
-import { formatBytes } from './machine-config.js';
+import { formatBytes, virtioSlots as slotsOf } from './machine-config.js';
 
 const MiB = 1024 * 1024;
 const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
@@ -38,10 +38,12 @@ export interface BootState {
  *   not overwritten while the kernel unpacks, and low enough to stay reachable;
  * - the device tree 2 MiB-aligned just below the end of RAM (or of the first 3 GiB), with the
  *   fw_dynamic info 4 KiB below it.
+ * The device tree lists the virtio-mmio slots `virtioSlots` (default: those the config's
+ * devices occupy).
  * Each file is checked before it is written (a failed boot leaves the machine unusable anyway,
  * so later files are checked after earlier ones went in), and errors say which did not fit.
  */
-export function loadBoot(config: MachineConfig, ram: RamGuestMemory, virtioSlots: readonly number[] = []): BootState {
+export function loadBoot(config: MachineConfig, ram: RamGuestMemory, virtioSlots: readonly number[] = slotsOf(config)): BootState {
   const ramEnd = ram.base + ram.size;
   let firmwareEnd = ram.base;
   let firmwareEntry: number | undefined;

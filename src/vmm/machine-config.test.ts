@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TypervisorError } from '../core/errors.js';
-import { formatBytes, parseMemorySize, validateMachineConfig } from './machine-config.js';
+import { thrown } from '../../tests/helpers/thrown.js';
+import { formatBytes, parseMemorySize, validateDevices, validateMachineConfig, virtioSlots } from './machine-config.js';
 
 const kernel = { name: 'k.elf', bytes: new Uint8Array(1) };
 
@@ -51,6 +52,32 @@ describe('validateMachineConfig', () => {
     expect(validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'console=ttyS0' }).append).toBe('console=ttyS0');
     expect(() => validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'a\0b' })).toThrow(/without NUL/);
     expect(() => validateMachineConfig({ memBytes: 2 ** 27, kernel, append: 'x'.repeat(1025) })).toThrow(/longer than 1024 bytes/);
+  });
+});
+
+describe('devices', () => {
+  it('accepts virtio-rng devices and places them from slot 7 down, as QEMU does', () => {
+    const devices = [{ type: 'virtio-rng' }, { type: 'virtio-rng' }];
+    const config = validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, devices });
+    expect(config.devices).toEqual(devices);
+    expect(virtioSlots(config)).toEqual([7, 6]);
+    expect(virtioSlots({})).toEqual([]);
+    expect(validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel })).not.toHaveProperty('devices');
+  });
+
+  it('names the known devices when given an unknown one', () => {
+    const e = thrown(() => validateDevices([{ type: 'virtio-gpu' }]));
+    expect(e.message).toBe("unknown device 'virtio-gpu'");
+    expect(e.hint).toBe('known devices: virtio-rng');
+    expect(thrown(() => validateDevices([null])).message).toBe('unknown device null');
+    expect(thrown(() => validateDevices([{ type: 'virtio-rng', size: 3 }])).message).toBe("device 'virtio-rng' has unknown option size");
+    expect(thrown(() => validateDevices('virtio-rng')).message).toMatch(/must be an array/);
+  });
+
+  it('allows at most one device per virtio-mmio slot', () => {
+    expect(validateDevices(Array(8).fill({ type: 'virtio-rng' }))).toHaveLength(8);
+    const e = thrown(() => validateDevices(Array(9).fill({ type: 'virtio-rng' })));
+    expect(e.message).toBe('9 devices given; the virt board has 8 virtio-mmio slots');
   });
 });
 

@@ -1,5 +1,5 @@
 import { TypervisorError } from '../core/errors.js';
-import { MAX_RAM_BYTES, MIN_RAM_BYTES } from '../board/memory-map.js';
+import { MAX_RAM_BYTES, MIN_RAM_BYTES, VIRTIO_SLOTS } from '../board/memory-map.js';
 
 /** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
  *  vmm never reads files itself. */
@@ -32,6 +32,57 @@ export interface MachineConfig {
   readonly initrd?: KernelImage;
   /** Kernel command line, passed in the device tree's /chosen/bootargs. */
   readonly append?: string;
+  /**
+   * Virtio devices, at most {@link VIRTIO_SLOTS}; each sits in a virtio-mmio slot
+   * ({@link virtioSlotOf}).
+   */
+  readonly devices?: readonly DeviceConfig[];
+}
+
+/** The device types `devices` may name (the CLI's `--device` values). */
+export const DEVICE_TYPES = ['virtio-rng'] as const;
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+
+/** One device of the machine. */
+export interface DeviceConfig {
+  readonly type: DeviceType;
+}
+
+/**
+ * The virtio-mmio slot (0 … VIRTIO_SLOTS − 1) of the `index`-th device. As on QEMU's virt board,
+ * devices fill the slots from the top: the first takes slot 7 (0x1000_8000, PLIC source 8), the
+ * next slot 6, and so on (QEMU creates the transports so that the first device plugged lands on
+ * the highest-addressed one). Linux then numbers them in device-tree order, so the same command
+ * line gives the guest the same device names as under QEMU.
+ */
+export function virtioSlotOf(index: number): number {
+  return VIRTIO_SLOTS - 1 - index;
+}
+
+/** The slots a config's devices occupy, in device order. */
+export function virtioSlots(config: Pick<MachineConfig, 'devices'>): number[] {
+  return (config.devices ?? []).map((_, i) => virtioSlotOf(i));
+}
+
+/** Checks a device list as it came from a user or a file. */
+export function validateDevices(devices: unknown): DeviceConfig[] {
+  if (!Array.isArray(devices)) throw new TypervisorError('the device list must be an array');
+  if (devices.length > VIRTIO_SLOTS) {
+    throw new TypervisorError(`${devices.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
+      hint: `give at most ${VIRTIO_SLOTS} --device options`,
+    });
+  }
+  return devices.map((d: unknown): DeviceConfig => {
+    const type = typeof d === 'object' && d !== null ? (d as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
+      throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
+        hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
+      });
+    }
+    const extra = Object.keys(d as object).filter((k) => k !== 'type');
+    if (extra.length) throw new TypervisorError(`device '${type}' has unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+    return { type: type as DeviceType };
+  });
 }
 
 /** QEMU's default for `-machine virt`. */
@@ -75,6 +126,7 @@ export function validateMachineConfig(config: {
   kernel: KernelImage;
   initrd?: KernelImage;
   append?: string;
+  devices?: unknown;
 }): MachineConfig {
   const bios = config.bios === undefined ? 'builtin' : typeof config.bios === 'string' ? validateBios(config.bios) : config.bios;
   if (config.append !== undefined && (typeof config.append !== 'string' || config.append.includes('\0'))) {
@@ -91,6 +143,7 @@ export function validateMachineConfig(config: {
     kernel: config.kernel,
     ...(config.initrd ? { initrd: config.initrd } : {}),
     ...(config.append !== undefined ? { append: config.append } : {}),
+    ...(config.devices !== undefined ? { devices: validateDevices(config.devices) } : {}),
   };
 }
 

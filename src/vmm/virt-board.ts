@@ -8,9 +8,12 @@ import { GoldfishRtc } from '../devices/goldfish-rtc/index.js';
 import { Plic } from '../devices/plic/index.js';
 import { TestFinisher } from '../devices/test-finisher/index.js';
 import { Uart16550 } from '../devices/uart16550/index.js';
+import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
+import { VirtioRng } from '../devices/virtio/rng/index.js';
+import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
-import type { MachineConfig } from './machine-config.js';
+import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
 import { setHostTimer } from './event-loop.js';
 
 /** What the board reports to the machine that owns it. */
@@ -37,13 +40,24 @@ export interface VirtBoard {
   readonly finisher: TestFinisher;
   readonly clock: MtimeClock;
   readonly sbi: SbiServer;
+  /** The virtio-mmio transports, in the order of the config's devices (slot 7 first). */
+  readonly virtio: readonly VirtioMmioTransport[];
   readonly boot: BootState;
+}
+
+/** A fresh device of a configured type. */
+function createVirtioDevice(config: DeviceConfig): VirtioDevice {
+  switch (config.type) {
+    case 'virtio-rng':
+      return new VirtioRng();
+  }
 }
 
 /**
  * Builds the `virt` board of DESIGN.md's memory map (src/board/memory-map.ts): one hart, RAM,
  * the test finisher/syscon, goldfish RTC, CLINT, PLIC and NS16550A UART, wired to the PLIC as
- * the generated device tree says; then loads firmware, kernel, initrd and device tree and puts
+ * the generated device tree says, plus one virtio-mmio transport per configured device (slots
+ * from 7 down, as QEMU: {@link virtioSlotOf}; slot i raises PLIC source 1 + i); then loads firmware, kernel, initrd and device tree and puts
  * the hart in its boot state (src/vmm/boot-loader.ts).
  */
 export async function buildVirtBoard(
@@ -92,6 +106,12 @@ export async function buildVirtBoard(
   bus.map('uart0', VIRT_MAP.uart0.base, uart);
 
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
+  const virtio = (config.devices ?? []).map((device, i) => {
+    const slot = virtioSlotOf(i);
+    const transport = new VirtioMmioTransport(createVirtioDevice(device), ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
+    bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
+    return transport;
+  });
   const sbi = new SbiServer([hart], {
     memory: ram,
     consoleWrite: (bytes) => events.console(bytes.slice()),
@@ -106,5 +126,5 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, boot };
+  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, boot };
 }
