@@ -1,7 +1,8 @@
 // virtio-rng in the default Debian guest, end to end: `--device virtio-rng` puts a virtio-mmio
 // transport (version 2) at slot 7 (0x1000_8000, PLIC source 8, as QEMU places the first
 // device); the guest's /init loads virtio_mmio and virtio-rng (device id 4), the kernel picks it
-// as the current hw_random source, and /dev/hwrng delivers bytes from the host's crypto RNG.
+// as the current hw_random source, and /dev/hwrng delivers bytes from the host's crypto RNG;
+// unbinding the driver resets the device and binding it again negotiates afresh.
 // Needs the build and the cached default guest (fetched on first use).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultGuest } from '../../src/host/guest-image/default-guest.js';
@@ -25,6 +26,11 @@ describe('virtio-rng in the default guest', () => {
         'echo "device=$(cat $d/device) vendor=$(cat $d/vendor) features=$(cat $d/features)"',
         'echo "platform=$(ls /sys/bus/platform/devices | grep virtio_mmio)"',
         "awk '/virtio0/ { print \"plic-source=\" $(NF-2) }' /proc/interrupts",
+        // Unbinding resets the device (status 0) and binding runs the handshake again.
+        'echo virtio0 > /sys/bus/virtio/drivers/virtio_rng/unbind',
+        'echo "unbound=$(cat /sys/devices/virtual/misc/hw_random/rng_current) status=$(cat $d/status)"',
+        'echo virtio0 > /sys/bus/virtio/drivers/virtio_rng/bind',
+        'echo "rebound=$(cat /sys/devices/virtual/misc/hw_random/rng_current) status=$(cat $d/status) bytes=$(head -c 16 /dev/hwrng | wc -c)"',
       ].join('; '),
     ]);
     expect(r.status, shown(r)).toBe(0);
@@ -42,5 +48,7 @@ describe('virtio-rng in the default guest', () => {
     expect([m![3]![28], m![3]![29], m![3]![32]]).toEqual(['1', '1', '1']);
     expect(out, shown(r)).toContain('platform=10008000.virtio_mmio\n');
     expect(out, shown(r)).toContain('plic-source=8\n'); // 1 + slot 7
+    expect(out, shown(r)).toContain('unbound=none status=0x00000001\n');
+    expect(out, shown(r)).toContain('rebound=virtio_rng.0 status=0x0000000f bytes=16\n');
   }, BOOT_TIMEOUT_MS + 10_000);
 });

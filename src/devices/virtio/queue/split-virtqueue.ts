@@ -169,12 +169,14 @@ export class SplitVirtqueue {
     for (;;) {
       if (++steps > count) throw new VirtqueueError(`descriptor chain from ${head} is longer than its table (${count} entries): a loop?`);
       const d = table + 16 * index;
-      const addr64 = this.mem.readU64(d);
+      // addr as two u32 halves: no BigInt per descriptor. A high half of 2^21 or more is past
+      // 2^53, outside any RAM we can have.
+      const high = this.mem.readU32(d + 4);
+      const addr = high * 2 ** 32 + this.mem.readU32(d);
       const len = this.mem.readU32(d + 8);
       const flags = this.mem.readU16(d + 12);
       const next = this.mem.readU16(d + 14);
-      if (addr64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new VirtqueueError(`descriptor ${index} points at ${addr64.toString(16)}, outside RAM`);
-      const addr = Number(addr64);
+      if (high >= 2 ** 21) throw new VirtqueueError(`descriptor ${index} points at ${hex((BigInt(high) << 32n) | BigInt(this.mem.readU32(d)))}, outside RAM`);
       if (flags & DESC_F_INDIRECT) {
         if (!indirectAllowed) throw new VirtqueueError('indirect descriptor without VIRTIO_F_INDIRECT_DESC'); // §2.7.5.3.1
         if (inIndirect) throw new VirtqueueError('indirect descriptor inside an indirect table'); // §2.7.5.3.1

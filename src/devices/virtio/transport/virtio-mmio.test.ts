@@ -122,8 +122,10 @@ describe('virtio-mmio transport: the register map (virtio 1.2 §4.2.2)', () => {
     expect(r(Reg.Config + 4, 4)).toBe(0x08070605);
     expect(r(Reg.Config + 8, 4)).toBe(0);
     w(Reg.Config + 2, 0x1234, 2);
+    w(Reg.Config + 4, 0xfedc_ba98, 4);
+    w(Reg.Config + 1, 0x1ff, 1);
     w(Reg.Config + 8, 1, 1); // past the end: ignored
-    expect(device.log).toEqual(['config 2/2=4660']);
+    expect(device.log).toEqual(['config 2/2=4660', 'config 4/4=4275878552', 'config 1/1=255']);
   });
 });
 
@@ -291,6 +293,29 @@ describe('virtio-mmio transport: interrupts and DEVICE_NEEDS_RESET (§2.1.1)', (
     s.driverOk();
     s.device.activation!.interrupt.configChanged();
     expect([s.r(Reg.ConfigGeneration), s.r(Reg.InterruptStatus)]).toEqual([1, Interrupt.CONFIG_CHANGE]);
+  });
+
+  it('survives garbage rings: a hostile driver gets used buffers or DEVICE_NEEDS_RESET, never a host exception (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0x4000, maxLength: 0x4000 }),
+        fc.constantFrom(1, 2, 4, 8),
+        fc.integer({ min: 1, max: 20 }),
+        fc.boolean(),
+        (garbage, size, notifies, eventIdx) => {
+          const s = setup(new VirtioRng());
+          s.mem.write(DESC, garbage); // descriptor table, rings and whatever they point at
+          s.negotiate(VERSION_1 | INDIRECT | (eventIdx ? EVENT_IDX : 0n));
+          s.setupQueue(0, size);
+          s.driverOk();
+          for (let i = 0; i < notifies; i++) s.w(Reg.QueueNotify, 0);
+          const st = s.status();
+          expect(st & DRIVER_OK).toBe(DRIVER_OK);
+          if (st & DEVICE_NEEDS_RESET) expect(s.r(Reg.InterruptStatus) & Interrupt.CONFIG_CHANGE).toBe(Interrupt.CONFIG_CHANGE);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('never throws on any register access (property)', () => {

@@ -198,7 +198,7 @@ export class VirtioMmioTransport implements MmioDevice, Snapshotable<VirtioMmioS
       const at = offset - Reg.Config;
       if (width === 8 || at + width > this.device.configSize) return;
       try {
-        this.device.writeConfig(at, width, v & (width === 4 ? 0xffff_ffff : (1 << (8 * width)) - 1));
+        this.device.writeConfig(at, width, width === 4 ? v : v & ((1 << (8 * width)) - 1));
       } catch (e) {
         this.guestFault(e);
       }
