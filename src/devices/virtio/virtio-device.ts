@@ -32,7 +32,7 @@ export interface VirtioInterrupt {
   configChanged(): void;
   /**
    * The driver broke the rules (a malformed descriptor chain, a buffer of the wrong direction):
-   * sets DEVICE_NEEDS_RESET (§2.1.1) and raises the configuration-change interrupt; the device
+   * sets DEVICE_NEEDS_RESET (§2.1.2) and raises the configuration-change interrupt; the device
    * gets no more notifications until the driver resets it. `reason` is for logs and tests.
    */
   needsReset(reason: string): void;

@@ -109,7 +109,8 @@ export class SplitVirtqueue {
     const { size, driver, device, eventIdx } = this.layout;
     const availIdx = this.mem.readU16(driver + 2);
     const pending = (availIdx - this.lastAvail) & 0xffff;
-    // §2.7.13.3: the driver adds at most Queue Size entries the device has not consumed.
+    // §2.7.6: the ring holds Queue Size entries, so no more can be outstanding (QEMU, too,
+    // treats a larger jump as a driver error).
     if (pending > size) throw new VirtqueueError(`available idx ${availIdx} is ${pending} entries ahead of the device (queue size ${size})`);
     if (pending === 0) {
       if (eventIdx) this.mem.writeU16(device + 4 + 8 * size, this.lastAvail);

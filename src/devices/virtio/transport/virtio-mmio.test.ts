@@ -205,7 +205,7 @@ describe('virtio-mmio transport: the handshake (§3.1.1) and feature negotiation
   });
 });
 
-describe('virtio-mmio transport: interrupts and DEVICE_NEEDS_RESET (§2.1.1)', () => {
+describe('virtio-mmio transport: interrupts and DEVICE_NEEDS_RESET (§2.1.2)', () => {
   function rngSession() {
     const s = setup(new VirtioRng((dst) => dst.fill(0xab)));
     const d = new DriverRings(s.mem, 8, DESC, DRIVER, DEVICE);

@@ -315,7 +315,7 @@ export class VirtioMmioTransport implements MmioDevice, Snapshotable<VirtioMmioS
   }
 
   private writeDriverFeatures(v: number): void {
-    // §2.2.1 / §3.1.1: features are fixed once FEATURES_OK is set.
+    // §3.1.1 step 5: the features are fixed once FEATURES_OK is set.
     if (this.status & Status.FEATURES_OK) return;
     const sel = this.driverFeaturesSel;
     if (sel >= 2) {
@@ -343,12 +343,12 @@ export class VirtioMmioTransport implements MmioDevice, Snapshotable<VirtioMmioS
     // DEVICE_NEEDS_RESET belongs to the device: the driver's copy of it is ignored.
     const old = this.status;
     let next = (v & ~Status.DEVICE_NEEDS_RESET) | (old & Status.DEVICE_NEEDS_RESET);
-    // §2.1.2: "The driver MUST NOT clear a device status bit."
+    // §2.1.1: "The driver MUST NOT clear a device status bit."
     if ((old & ~next) !== 0) return this.needsReset(`the driver cleared status bits ${(old & ~next).toString(2)}`);
     const added = next & ~old;
     if (added & Status.FEATURES_OK) {
       // §3.1.1 steps 1–5: ACKNOWLEDGE and DRIVER come first. §2.2.1: the driver MUST NOT accept
-      // a feature the device did not offer; the device refuses by leaving FEATURES_OK clear.
+      // a feature the device did not offer; §2.2.2: the device then fails to set FEATURES_OK.
       const ordered = (next & (Status.ACKNOWLEDGE | Status.DRIVER)) === (Status.ACKNOWLEDGE | Status.DRIVER);
       const subset = !this.driverFeaturesBeyond64 && (this.driverFeatures & ~this.offered) === 0n;
       // A version-2 device has no legacy interface: VIRTIO_F_VERSION_1 is required (§6, §4.2.4).
@@ -407,7 +407,10 @@ export class VirtioMmioTransport implements MmioDevice, Snapshotable<VirtioMmioS
     this.needsReset(e.message);
   }
 
-  /** §2.1.1: DEVICE_NEEDS_RESET plus a configuration-change notification (§2.1.2). */
+  /**
+   * §2.1.2: the device SHOULD set DEVICE_NEEDS_RESET when it needs a reset, and then, if
+   * DRIVER_OK is set, MUST send a configuration-change notification.
+   */
   private needsReset(reason: string): void {
     this.onNeedsReset?.(reason);
     if (this.status & Status.DEVICE_NEEDS_RESET) return;
