@@ -42,19 +42,22 @@ const interesting = fc.oneof(
 
 type Mutation =
   | { kind: 'field'; field: number; value: bigint }
-  | { kind: 'byte'; region: 'header' | 'l1' | 'l2' | 'any'; at: number; value: number }
-  | { kind: 'entry'; region: 'l1' | 'l2'; index: number; value: bigint };
+  | { kind: 'byte'; region: 'header' | 'l1' | 'l2' | 'reftable' | 'refblock' | 'any'; at: number; value: number }
+  | { kind: 'entry'; region: 'l1' | 'l2' | 'reftable'; index: number; value: bigint };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('field' as const), field: fc.nat(FIELDS.length - 1), value: interesting }),
-  fc.record({ kind: fc.constant('byte' as const), region: fc.constantFrom('header' as const, 'l1' as const, 'l2' as const, 'any' as const), at: fc.nat(), value: fc.nat(255) }),
-  fc.record({ kind: fc.constant('entry' as const), region: fc.constantFrom('l1' as const, 'l2' as const), index: fc.nat(40), value: interesting }),
+  fc.record({ kind: fc.constant('byte' as const), region: fc.constantFrom('header' as const, 'l1' as const, 'l2' as const, 'reftable' as const, 'refblock' as const, 'any' as const), at: fc.nat(), value: fc.nat(255) }),
+  fc.record({ kind: fc.constant('entry' as const), region: fc.constantFrom('l1' as const, 'l2' as const, 'reftable' as const), index: fc.nat(40), value: interesting }),
 );
 
 function apply(b: Uint8Array, m: Mutation): void {
   const l1 = Math.min(be.u64(b, 40), b.length - 8);
   const l1e = be.u64n(b, l1) & 0x00ff_ffff_ffff_fe00n;
   const l2 = l1e < BigInt(b.length - 8) ? Number(l1e) : l1;
+  const rt = Math.min(be.u64(b, 48), b.length - 8);
+  const rte = be.u64n(b, rt);
+  const rb = rte < BigInt(b.length - 8) ? Number(rte) : rt;
   const put = (at: number, v: bigint, width: 4 | 8) => {
     if (at + width > b.length) return;
     if (width === 4) be.setU32(b, at, Number(v & 0xffffffffn));
@@ -67,14 +70,14 @@ function apply(b: Uint8Array, m: Mutation): void {
       break;
     }
     case 'byte': {
-      const base = { header: 0, l1, l2, any: 0 }[m.region];
+      const base = { header: 0, l1, l2, reftable: rt, refblock: rb, any: 0 }[m.region];
       const span = m.region === 'any' ? b.length : m.region === 'header' ? 512 : 1024;
       const at = base + (m.at % span);
       if (at < b.length) b[at] = m.value;
       break;
     }
     case 'entry':
-      put((m.region === 'l1' ? l1 : l2) + 8 * m.index, m.value, 8);
+      put({ l1, l2, reftable: rt }[m.region] + 8 * m.index, m.value, 8);
       break;
   }
 }
@@ -87,13 +90,17 @@ function withTimeout<T>(p: Promise<T>): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/** Opens the mutated image and reads its start, its end and a few places between. */
-async function exercise(bytes: Uint8Array, probes: number[]): Promise<void> {
+/** Opens the mutated image and reads (or writes, then reads) its start and a few places between. */
+async function exercise(bytes: Uint8Array, probes: number[], writable = false): Promise<void> {
   const fs = new MemoryImageFileSystem({ 'img.qcow2': bytes, 'base.raw': backing });
-  const disk = await openImage(fs, 'img.qcow2', { readOnly: true, l2CacheBytes: 128 * 1024 });
+  const disk = await openImage(fs, 'img.qcow2', { readOnly: !writable, l2CacheBytes: 128 * 1024 });
   try {
     const cap = disk.capacity;
     const buf = new Uint8Array(Math.min(cap, 1024 * 1024));
+    for (const p of probes) {
+      const off = Math.floor(p * cap);
+      if (writable) await disk.write(off, buf.subarray(0, Math.min(70_000, cap - off)).fill(0x77));
+    }
     await disk.read(0, buf);
     for (const p of probes) {
       const off = Math.floor(p * cap);
@@ -105,10 +112,14 @@ async function exercise(bytes: Uint8Array, probes: number[]): Promise<void> {
 }
 
 describe('qcow2 parsing of mutated images', () => {
-  for (const [label, base] of Object.entries(bases)) {
-    it(`${label}: reads or refuses with a TypervisorError, in bounded time`, async () => {
-      // The unmutated image must read, so the property is not passing by refusing everything.
-      await exercise(base.slice(), [0.5]);
+  const modes = Object.entries(bases).flatMap(([label, base]) => [
+    { label: `${label}: reads`, base, writable: false },
+    ...(label.includes('extended') ? [] : [{ label: `${label}: writes and reads`, base, writable: true }]),
+  ]);
+  for (const { label, base, writable } of modes) {
+    it(`${label} or refuses with a TypervisorError, in bounded time`, async () => {
+      // The unmutated image must work, so the property is not passing by refusing everything.
+      await exercise(base.slice(), [0.5], writable);
       const outcomes = { read: 0, refused: 0 };
       const reasons = new Map<string, number>();
       await fc.assert(
@@ -116,7 +127,7 @@ describe('qcow2 parsing of mutated images', () => {
           const bytes = base.slice();
           for (const m of mutations) apply(bytes, m);
           try {
-            await withTimeout(exercise(bytes, probes));
+            await withTimeout(exercise(bytes, probes, writable));
             outcomes.read++;
           } catch (e) {
             if (!(e instanceof TypervisorError)) throw e;

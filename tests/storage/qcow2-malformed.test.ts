@@ -117,12 +117,23 @@ describe('qcow2 header validation', () => {
     expect(e?.hint).toMatch(/compression_type=zlib/);
   });
 
-  it('refuses to open qcow2 for writing, for now', async () => {
-    const e = await Qcow2Image.open(new MemoryImageFile(good), { readOnly: false }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(TypervisorError);
-    expect((e as Error).message).toMatch(/only be opened read-only for now/);
-    const fs = new MemoryImageFileSystem({ 'a.qcow2': good });
-    await expect(openImage(fs, 'a.qcow2')).rejects.toThrow(/read-only for now/);
+  it('refuses to write dirty, corrupt and extended-L2 images, and read-only files', async () => {
+    const extl2 = imageBytes((dir) => {
+      const f = path.join(dir, 'x.qcow2');
+      qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'extended_l2=on', f, '1M']);
+      return f;
+    });
+    const cases: Array<[Uint8Array, RegExp]> = [
+      [patched(good, (b) => be.setU64(b, 72, 1n)), /is dirty .* incompatible_features bit 0/],
+      [patched(good, (b) => be.setU64(b, 72, 2n)), /is marked corrupt \(incompatible_features bit 1\)/],
+      [extl2, /writing qcow2 images with extended L2 entries \(subclusters\) is not implemented yet/],
+    ];
+    for (const [bytes, message] of cases) {
+      await expect(Qcow2Image.open(new MemoryImageFile(bytes), { readOnly: false })).rejects.toThrow(message);
+      const ro = await Qcow2Image.open(new MemoryImageFile(bytes)); // reading them is fine
+      await ro.close();
+    }
+    await expect(Qcow2Image.open(new MemoryImageFile(good, { writable: false }), { readOnly: false })).rejects.toThrow(/cannot open a read-only file for writing/);
   });
 });
 

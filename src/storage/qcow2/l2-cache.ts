@@ -37,6 +37,20 @@ export class TableCache<T extends { readonly byteLength: number }> {
     return p;
   }
 
+  /** Puts `table` under `key`, replacing what was there (a table just written). */
+  set(key: number, table: T): void {
+    this.delete(key);
+    void this.get(key, async () => table);
+  }
+
+  /** Forgets the table under `key`. */
+  delete(key: number): void {
+    const size = this.sizes.get(key);
+    if (size !== undefined) this.bytes -= size;
+    this.sizes.delete(key);
+    this.entries.delete(key);
+  }
+
   /** Number of tables held or loading. */
   get size(): number {
     return this.entries.size;

@@ -3,14 +3,16 @@ import { inflateSync } from 'fflate';
 import { TypervisorError } from '../../core/errors.js';
 import { type BlockBackend, checkRange } from '../block-backend.js';
 import type { ImageFile } from '../image-file.js';
+import { AsyncMutex } from '../async-mutex.js';
 import { TableCache } from './l2-cache.js';
-import { HEADER_PROBE_BYTES, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
+import { HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
+import { Qcow2Refcounts } from './qcow2-refcounts.js';
 
 /** Opens a backing file named in an image: `name` as recorded, `format` from the backing format extension (undefined: probe). */
 export type OpenBacking = (name: string, format: string | undefined) => Promise<BlockBackend>;
 
 export interface Qcow2OpenOptions {
-  /** Must be true (the default) for now: writing qcow2 is not implemented yet. */
+  /** Open for reading only (default true). */
   readOnly?: boolean;
   /**
    * Opens the backing file. Loops and depth are the resolver's to limit — `openImage` does it;
@@ -41,14 +43,20 @@ interface Region {
 }
 
 /**
- * A qcow2 image as a read-only {@link BlockBackend}. Everything read from the file is
- * validated before use: a malformed header or L1 table fails `open`, a malformed L2 entry or
- * compressed cluster fails the read that reaches it, always with a `TypervisorError` naming the
- * field, its value and where it is.
+ * A qcow2 image as a {@link BlockBackend}. Everything read from the file is validated before
+ * use: a malformed header or L1 table fails `open`, a malformed L2 entry or compressed cluster
+ * fails the request that reaches it, always with a `TypervisorError` naming the field, its value
+ * and where it is.
+ *
+ * Writing (images without extended L2 entries) allocates clusters on first write and keeps
+ * refcounts exact, writing every metadata change through at once in a safe order (see
+ * qcow2-refcounts.ts and `writeCluster`): a process killed at any moment leaves an image that
+ * `qemu-img check` finds clean or with leaked clusters only. Requests on a writable image run
+ * one at a time. Not yet: growing the refcount table, discard, compressed writes.
  */
 export class Qcow2Image implements BlockBackend {
   readonly capacity: number;
-  readonly readOnly = true;
+  readonly readOnly: boolean;
   private readonly clusterSize: number;
   private readonly l2Entries: number;
   private readonly entryBytes: number;
@@ -58,19 +66,28 @@ export class Qcow2Image implements BlockBackend {
   private readonly inflated: TableCache<Uint8Array>;
   private readonly metadata: Region[];
   private closed = false;
+  /** Serialises requests on a writable image (allocation must not interleave). */
+  private readonly mutex: AsyncMutex | undefined;
+  /** Present when writable. */
+  private refcounts: Qcow2Refcounts | undefined;
   /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
   readonly lookups: Record<Mapping['kind'], number> = { unallocated: 0, zero: 0, data: 0, compressed: 0, subclusters: 0 };
 
   private constructor(
     private readonly file: ImageFile,
     readonly header: Qcow2Header,
-    private readonly fileSize: number,
+    private fileSize: number,
     /** Host offsets of the L2 tables, one per L1 entry (0: unallocated). */
     private readonly l2Offsets: Float64Array,
+    /** Bit 63 of each L1 entry: the L2 table's refcount is exactly one (it may be written in place). */
+    private readonly l1Copied: Uint8Array,
     /** The opened backing image, if the image has one. */
     readonly backing: BlockBackend | undefined,
     l2CacheBytes: number,
+    readOnly: boolean,
   ) {
+    this.readOnly = readOnly;
+    this.mutex = readOnly ? undefined : new AsyncMutex();
     this.capacity = header.size;
     this.clusterSize = header.clusterSize;
     this.entryBytes = header.extendedL2 ? 16 : 8;
@@ -90,11 +107,8 @@ export class Qcow2Image implements BlockBackend {
   /** Opens `file` as a qcow2 image (and its backing chain through `options.openBacking`). */
   static async open(file: ImageFile, options: Qcow2OpenOptions = {}): Promise<Qcow2Image> {
     const name = file.name;
-    if (options.readOnly === false) {
-      throw new TypervisorError(`${name}: qcow2 images can only be opened read-only for now (writing qcow2 is not implemented yet)`, {
-        hint: 'attach the disk read-only, or convert it with qemu-img convert -O raw to write to it',
-      });
-    }
+    const readOnly = options.readOnly ?? true;
+    if (!readOnly && !file.writable) throw new TypervisorError(`${name}: cannot open a read-only file for writing`);
     const fileSize = await file.size();
     const probe = new Uint8Array(Math.min(HEADER_PROBE_BYTES, fileSize));
     await readFully(file, probe, 0);
@@ -102,6 +116,7 @@ export class Qcow2Image implements BlockBackend {
     const cluster0 = new Uint8Array(Math.min(2 ** clusterBits, fileSize));
     await readFully(file, cluster0, 0);
     const header = parseQcow2Header(name, cluster0, fileSize);
+    if (!readOnly) refuseWriting(name, header);
 
     // "== Cluster mapping ==": L1 entries — bits 9-55 the L2 table's offset, 63 the COPIED flag,
     // bits 0-8 and 56-62 reserved. Every entry is checked here, once.
@@ -109,6 +124,7 @@ export class Qcow2Image implements BlockBackend {
     await readFully(file, l1, header.l1TableOffset);
     const view = new DataView(l1.buffer);
     const l2Offsets = new Float64Array(header.l1Size);
+    const l1Copied = new Uint8Array(header.l1Size);
     const cs = header.clusterSize;
     const l1End = header.l1TableOffset + header.l1Size * 8;
     const rtStart = header.refcountTableOffset;
@@ -125,6 +141,7 @@ export class Qcow2Image implements BlockBackend {
       if (off < l1End && header.l1TableOffset < off + cs) throw corrupt(name, `${where}: L2 table at 0x${off.toString(16)} overlaps the L1 table`);
       if (off < rtEnd && rtStart < off + cs) throw corrupt(name, `${where}: L2 table at 0x${off.toString(16)} overlaps the refcount table`);
       l2Offsets[i] = off;
+      l1Copied[i] = hi >>> 31;
     }
 
     let backing: BlockBackend | undefined;
@@ -134,11 +151,23 @@ export class Qcow2Image implements BlockBackend {
       }
       backing = await options.openBacking(header.backingFile, header.backingFormat);
     }
-    return new Qcow2Image(file, header, fileSize, l2Offsets, backing, Math.max(0, options.l2CacheBytes ?? 4 * 1024 * 1024));
+    try {
+      const image = new Qcow2Image(file, header, fileSize, l2Offsets, l1Copied, backing, Math.max(0, options.l2CacheBytes ?? 4 * 1024 * 1024), readOnly);
+      if (!readOnly) await image.prepareWriting();
+      return image;
+    } catch (e) {
+      await backing?.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   async read(offset: number, dst: Uint8Array): Promise<void> {
     this.check('read', offset, dst.length);
+    if (this.mutex === undefined) return this.readGuest(offset, dst);
+    return this.mutex.run(() => this.readGuest(offset, dst));
+  }
+
+  private async readGuest(offset: number, dst: Uint8Array): Promise<void> {
     const cs = this.clusterSize;
     // Consecutive pieces from contiguous host bytes (or the backing file, or zeros) are merged
     // into one request.
@@ -211,11 +240,140 @@ export class Qcow2Image implements BlockBackend {
 
   async write(offset: number, src: Uint8Array): Promise<void> {
     this.check('write', offset, src.length);
-    throw new TypervisorError(`${this.file.name}: write refused: the disk is read-only`);
+    if (this.readOnly || this.mutex === undefined) throw new TypervisorError(`${this.file.name}: write refused: the disk is read-only`);
+    return this.mutex.run(async () => {
+      if (this.closed) throw new TypervisorError(`${this.file.name}: write after close`);
+      const cs = this.clusterSize;
+      for (let done = 0; done < src.length; ) {
+        const pos = offset + done;
+        const cluster = Math.floor(pos / cs);
+        const inCluster = pos - cluster * cs;
+        const n = Math.min(src.length - done, cs - inCluster);
+        await this.writeCluster(cluster, inCluster, src.subarray(done, done + n));
+        done += n;
+      }
+    });
   }
 
   async flush(): Promise<void> {
     if (this.closed) throw new TypervisorError(`${this.file.name}: flush after close`);
+    if (this.mutex !== undefined) await this.mutex.run(() => this.file.flush());
+  }
+
+  /** Loads the refcounts and clears autoclear features we do not maintain (qcow2.txt, autoclear_features). */
+  private async prepareWriting(): Promise<void> {
+    this.refcounts = await Qcow2Refcounts.load(this.file, this.header, this.fileSize, (end) => this.grew(end));
+    if (this.header.autoclearFeatures !== 0n) {
+      // "An implementation may only write to an image with unknown auto-clear features if it
+      // clears the respective bits from this field first." We keep no bitmaps, so all go.
+      await this.file.pwrite(new Uint8Array(8), 88);
+    }
+  }
+
+  private grew(end: number): void {
+    if (end > this.fileSize) this.fileSize = end;
+  }
+
+  /**
+   * Writes `data` at `inCluster` of guest cluster `cluster`. In place when the cluster is a
+   * standard one with refcount 1 (COPIED); otherwise a new cluster is allocated (refcount
+   * written first), filled with the old contents around `data` and written, then the L2 entry
+   * points at it, and only then is the old cluster's refcount dropped.
+   */
+  private async writeCluster(cluster: number, inCluster: number, data: Uint8Array): Promise<void> {
+    const cs = this.clusterSize;
+    const refcounts = this.refcounts!;
+    const l1Index = Math.floor(cluster / this.l2Entries);
+    const l2Index = cluster - l1Index * this.l2Entries;
+    const l2Offset = await this.writableL2(l1Index);
+    const table = await this.l2Table(l2Offset);
+    const at = l2Index * 8;
+    const hi = table.getUint32(at);
+    const lo = table.getUint32(at + 4);
+    const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${cluster * cs + inCluster})`);
+    const copied = hi >>> 31 !== 0;
+    const oldHost = m.kind === 'zero' || m.kind === 'unallocated' ? (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0) : m.kind === 'data' ? m.host : 0;
+    if (m.kind === 'data' && copied) {
+      this.checkNotTable(m.host, 'data cluster');
+      await this.file.pwrite(data, m.host + inCluster);
+      this.grew(m.host + inCluster + data.length);
+      return;
+    }
+    // The whole new cluster: the old contents (backing file, zeros, compressed, shared) around `data`.
+    const full = new Uint8Array(cs);
+    if (data.length < cs) {
+      const valid = Math.min(cs, this.capacity - cluster * cs);
+      await this.readGuest(cluster * cs, full.subarray(0, valid));
+    }
+    full.set(data, inCluster);
+    // A preallocated zero cluster of our own (zero flag, COPIED) is reused in place.
+    const reuse = m.kind === 'zero' && copied && oldHost !== 0;
+    const host = reuse ? oldHost : await refcounts.allocate();
+    this.checkNotTable(host, reuse ? 'preallocated zero cluster' : 'free cluster');
+    await this.file.pwrite(full, host);
+    this.grew(host + cs);
+    await this.setL2Entry(table, l2Offset, at, host, true);
+    if (reuse) return;
+    if (m.kind === 'compressed') {
+      // A compressed cluster holds a reference to every host cluster its sectors touch.
+      const start = m.host - (m.host % 512);
+      const first = Math.floor(start / cs);
+      const last = Math.floor((start + Math.ceil((m.length + (m.host % 512)) / 512) * 512 - 1) / cs);
+      for (let c = first; c <= last; c++) await refcounts.add(c * cs, -1);
+      this.inflated.clear();
+    } else if (oldHost !== 0) {
+      await refcounts.add(oldHost, -1);
+    }
+  }
+
+  /**
+   * The L2 table for L1 entry `l1Index`, ready to be written in place: allocated (zeroed) when
+   * absent, copied when shared with a snapshot (its refcount is above 1, COPIED clear).
+   */
+  private async writableL2(l1Index: number): Promise<number> {
+    const old = this.l2Offsets[l1Index];
+    if (old !== 0 && this.l1Copied[l1Index]) return old;
+    const refcounts = this.refcounts!;
+    const cs = this.clusterSize;
+    const fresh = await refcounts.allocate();
+    this.checkNotTable(fresh, 'free cluster');
+    const bytes = new Uint8Array(cs);
+    if (old !== 0) bytes.set(new Uint8Array((await this.l2Table(old)).buffer));
+    await this.file.pwrite(bytes, fresh);
+    this.grew(fresh + cs);
+    const entry = new Uint8Array(8);
+    const view = new DataView(entry.buffer);
+    view.setUint32(0, (0x80000000 | Math.floor(fresh / TWO_32)) >>> 0);
+    view.setUint32(4, fresh >>> 0);
+    await this.file.pwrite(entry, this.header.l1TableOffset + l1Index * 8);
+    this.l2Offsets[l1Index] = fresh;
+    this.l1Copied[l1Index] = 1;
+    this.l2Cache.set(fresh, new DataView(bytes.buffer)); // the offset may be a freed table's
+    // Snapshots keep their references to the data clusters; only the table itself is unshared.
+    if (old !== 0) await refcounts.add(old, -1);
+    return fresh;
+  }
+
+  /** Guest data must never land on an L2 table or refcount block (a hostile image's L2 entries or refcounts may say so). */
+  private checkNotTable(host: number, what: string): void {
+    if (this.l2Offsets.includes(host) || this.refcounts!.isBlock(host)) {
+      throw corrupt(this.file.name, `${what} at 0x${host.toString(16)} is also an L2 table or refcount block`);
+    }
+  }
+
+  private l2Table(l2Offset: number): Promise<DataView> {
+    return this.l2Cache.get(l2Offset, async () => {
+      const bytes = new Uint8Array(this.clusterSize);
+      await readFully(this.file, bytes, l2Offset);
+      return new DataView(bytes.buffer);
+    });
+  }
+
+  private async setL2Entry(table: DataView, l2Offset: number, at: number, host: number, copied: boolean): Promise<void> {
+    table.setUint32(at, ((copied ? 0x80000000 : 0) | Math.floor(host / TWO_32)) >>> 0);
+    table.setUint32(at + 4, host >>> 0);
+    await this.file.pwrite(new Uint8Array(table.buffer, at, 8), l2Offset + at);
+    this.l2Cache.set(l2Offset, table); // the cache may have reloaded the table meanwhile
   }
 
   async close(): Promise<void> {
@@ -244,11 +402,7 @@ export class Qcow2Image implements BlockBackend {
     const l2Index = cluster - l1Index * this.l2Entries;
     const l2Offset = this.l2Offsets[l1Index]; // l1_size covers `size`: checked at open
     if (l2Offset === 0) return UNALLOCATED;
-    const table = await this.l2Cache.get(l2Offset, async () => {
-      const bytes = new Uint8Array(this.clusterSize);
-      await readFully(this.file, bytes, l2Offset);
-      return new DataView(bytes.buffer);
-    });
+    const table = await this.l2Table(l2Offset);
     const at = l2Index * this.entryBytes;
     const hi = table.getUint32(at);
     const lo = table.getUint32(at + 4);
@@ -346,6 +500,20 @@ export class Qcow2Image implements BlockBackend {
   private check(what: string, offset: number, length: number): void {
     if (this.closed) throw new TypervisorError(`${this.file.name}: ${what} after close`);
     checkRange(`${this.file.name}: ${what}`, offset, length, this.capacity);
+  }
+}
+
+/** What keeps an image from being opened for writing. */
+function refuseWriting(name: string, h: Qcow2Header): void {
+  const incompat = Number(h.incompatibleFeatures);
+  if (incompat & INCOMPAT_CORRUPT) {
+    throw new TypervisorError(`${name}: the qcow2 image is marked corrupt (incompatible_features bit 1); it may only be read`, { hint: 'repair it with qemu-img check -r all' });
+  }
+  if (incompat & INCOMPAT_DIRTY) {
+    throw new TypervisorError(`${name}: the qcow2 image is dirty (lazy refcounts not yet rebuilt; incompatible_features bit 0)`, { hint: 'repair it with qemu-img check -r all' });
+  }
+  if (h.extendedL2) {
+    throw new TypervisorError(`${name}: writing qcow2 images with extended L2 entries (subclusters) is not implemented yet`, { hint: 'open it read-only' });
   }
 }
 
