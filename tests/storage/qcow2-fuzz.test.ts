@@ -100,6 +100,7 @@ async function exercise(bytes: Uint8Array, probes: number[], writable = false): 
     for (const p of probes) {
       const off = Math.floor(p * cap);
       if (writable) await disk.write(off, buf.subarray(0, Math.min(70_000, cap - off)).fill(0x77));
+      if (writable) await disk.discard?.(Math.floor(off / 2), Math.min(200_000, cap - Math.floor(off / 2)));
     }
     await disk.read(0, buf);
     for (const p of probes) {

@@ -191,22 +191,35 @@ describe('qcow2 writes pass qemu-img check and read back through qemu-img', () =
     expectClean(f);
   });
 
-  it('random write sequences (fast-check) keep images clean', async () => {
+  it('random write and discard sequences (fast-check) keep images clean', async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('cluster_size=512', 'cluster_size=4096,compat=0.10', 'cluster_size=65536,refcount_bits=2'),
-        fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), len: fc.integer({ min: 1, max: 20_000 }), fill: fc.nat(255) }), { minLength: 1, maxLength: 25 }),
-        async (opts, writes) => {
+        fc.array(
+          fc.record({ discard: fc.boolean(), at: fc.double({ min: 0, max: 1, noNaN: true }), len: fc.integer({ min: 1, max: 200_000 }), fill: fc.nat(255) }),
+          { minLength: 1, maxLength: 25 },
+        ),
+        async (opts, ops) => {
           writeFileSync(at('p-base.raw'), mixed(600 * 1024, 9));
           const f = create(`p${run++}.qcow2`, '1M', ['-o', opts, '-b', 'p-base.raw', '-F', 'raw']);
           const model = qemuRaw(f, tmp.dir);
-          const disk = await openImage(nodeImageFileSystem, f);
-          const plan = writes.map((w) => {
-            const offset = Math.min(Math.floor(w.at * disk.capacity), disk.capacity - 1);
-            return { offset, data: new Uint8Array(Math.min(w.len, disk.capacity - offset)).fill(w.fill) };
-          });
-          await apply(disk, model, plan);
+          const disk = (await openImage(nodeImageFileSystem, f)) as Qcow2Image;
+          const cs = disk.header.clusterSize;
+          for (const op of ops) {
+            const offset = Math.min(Math.floor(op.at * disk.capacity), disk.capacity - 1);
+            const len = Math.min(op.discard ? op.len : op.len % 20_000, disk.capacity - offset);
+            if (op.discard) {
+              await disk.discard(offset, len);
+              const first = Math.ceil(offset / cs) * cs;
+              const last = offset + len === disk.capacity ? disk.capacity : Math.floor((offset + len) / cs) * cs;
+              if (disk.header.version === 3 && last > first) model.fill(0, first, last);
+            } else {
+              const data = new Uint8Array(len).fill(op.fill);
+              await disk.write(offset, data);
+              model.set(data, offset);
+            }
+          }
           await disk.close();
           expectClean(f);
           expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
@@ -301,4 +314,57 @@ blockBackendConformance('qcow2 writable over a raw backing file', async () => {
   const f = path.join(tmp.dir, `c-${Math.random().toString(36).slice(2)}.qcow2`);
   qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', 'c-base.raw', '-F', 'raw', f, '1M']);
   return { backend: await openImage(nodeImageFileSystem, f), expected: base };
+});
+
+describe('qcow2 discard', () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ['v3 without a backing file', [], true],
+    ['v3 over a raw backing file (zero flag keeps the backing file hidden)', ['-b', 'd-base.raw', '-F', 'raw'], true],
+    ['v2 without a backing file', ['-o', 'compat=0.10,cluster_size=4096'], true],
+    ['v2 over a raw backing file (a no-op)', ['-o', 'compat=0.10,cluster_size=4096', '-b', 'd-base.raw', '-F', 'raw'], false],
+  ];
+  for (const [label, opts, zeroes] of cases) {
+    it(`${label}: whole clusters read as zeros, freed clusters are reused, qemu-img check stays clean`, async () => {
+      writeFileSync(at('d-base.raw'), mixed(2 * 1024 * 1024, 12));
+      const f = create(`d-${label.length}.qcow2`, '2M', [...opts, ...(opts.includes('-o') ? [] : ['-o', 'cluster_size=4096'])]);
+      const disk = (await openImage(nodeImageFileSystem, f)) as Qcow2Image;
+      const cs = disk.header.clusterSize;
+      const model = qemuRaw(f, tmp.dir);
+      await apply(disk, model, writePlan(disk.capacity, cs, 77, 30));
+      await apply(disk, model, [{ offset: cs * 100, data: new Uint8Array(cs * 16).fill(9) }]);
+      // Discard unaligned ranges: only the whole clusters inside change.
+      const ranges: Array<[number, number]> = [[1000, 300_000], [cs * 100, cs * 16], [cs * 40 + 1, cs * 3], [disk.capacity - 5000, 5000], [0, 100]];
+      for (const [off, len] of ranges) {
+        await disk.discard!(off, len);
+        if (!zeroes) continue;
+        const first = Math.ceil(off / cs) * cs;
+        const last = off + len === disk.capacity ? off + len : Math.floor((off + len) / cs) * cs;
+        if (last > first) model.fill(0, first, last);
+      }
+      const back = new Uint8Array(disk.capacity);
+      await disk.read(0, back);
+      expect(firstDifference(back, model)).toBeUndefined();
+      await disk.close();
+      expectClean(f);
+      expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+      // Freed clusters are allocated again before the file grows.
+      const size = readFileSync(f).length;
+      const again = await openImage(nodeImageFileSystem, f);
+      await apply(again, model, [{ offset: 2 * cs, data: new Uint8Array(cs * 8).fill(3) }]);
+      await again.close();
+      if (zeroes) expect(readFileSync(f).length).toBe(size);
+      expectClean(f);
+      expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+    });
+  }
+
+  it('is refused on read-only images and outside the disk', async () => {
+    const f = create('d-ro.qcow2', '1M');
+    const ro = await openImage(nodeImageFileSystem, f, { readOnly: true });
+    await expect(ro.discard!(0, 65536)).rejects.toThrow(/discard refused: the disk is read-only/);
+    await ro.close();
+    const rw = await openImage(nodeImageFileSystem, f);
+    await expect(rw.discard!(65536, 1024 * 1024)).rejects.toThrow(/ends past the end of the disk/);
+    await rw.close();
+  });
 });

@@ -52,7 +52,8 @@ interface Region {
  * refcounts exact, writing every metadata change through at once in a safe order (see
  * qcow2-refcounts.ts and `writeCluster`): a process killed at any moment leaves an image that
  * `qemu-img check` finds clean or with leaked clusters only. Requests on a writable image run
- * one at a time. Not yet: growing the refcount table, discard, compressed writes.
+ * one at a time. `discard` frees whole clusters. Not yet: growing the refcount table, compressed
+ * writes, writing images with extended L2 entries.
  */
 export class Qcow2Image implements BlockBackend {
   readonly capacity: number;
@@ -70,6 +71,8 @@ export class Qcow2Image implements BlockBackend {
   private readonly mutex: AsyncMutex | undefined;
   /** Present when writable. */
   private refcounts: Qcow2Refcounts | undefined;
+  /** Every L2 table the active L1 table points at or pointed at (guest data never goes there). */
+  private readonly l2Tables = new Set<number>();
   /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
   readonly lookups: Record<Mapping['kind'], number> = { unallocated: 0, zero: 0, data: 0, compressed: 0, subclusters: 0 };
 
@@ -263,6 +266,7 @@ export class Qcow2Image implements BlockBackend {
   /** Loads the refcounts and clears autoclear features we do not maintain (qcow2.txt, autoclear_features). */
   private async prepareWriting(): Promise<void> {
     this.refcounts = await Qcow2Refcounts.load(this.file, this.header, this.fileSize, (end) => this.grew(end));
+    for (const off of this.l2Offsets) if (off !== 0) this.l2Tables.add(off);
     if (this.header.autoclearFeatures !== 0n) {
       // "An implementation may only write to an image with unknown auto-clear features if it
       // clears the respective bits from this field first." We keep no bitmaps, so all go.
@@ -313,7 +317,13 @@ export class Qcow2Image implements BlockBackend {
     await this.file.pwrite(full, host);
     this.grew(host + cs);
     await this.setL2Entry(table, l2Offset, at, host, true);
-    if (reuse) return;
+    if (!reuse) await this.release(m, oldHost);
+  }
+
+  /** Drops the references an L2 entry held, once nothing points at them any more. */
+  private async release(m: Mapping, oldHost: number): Promise<void> {
+    const cs = this.clusterSize;
+    const refcounts = this.refcounts!;
     if (m.kind === 'compressed') {
       // A compressed cluster holds a reference to every host cluster its sectors touch.
       const start = m.host - (m.host % 512);
@@ -324,6 +334,46 @@ export class Qcow2Image implements BlockBackend {
     } else if (oldHost !== 0) {
       await refcounts.add(oldHost, -1);
     }
+  }
+
+  /**
+   * Forgets whole clusters in the range and frees their host clusters. Afterwards they read as
+   * zeros: version 3 marks them with the zero flag when there is a backing file (which must not
+   * show through) and unallocated otherwise; version 2 unallocates them when there is no backing
+   * file. Partial clusters, and clusters of a version 2 image with a backing file, keep their
+   * contents (the BlockBackend contract allows both).
+   */
+  async discard(offset: number, length: number): Promise<void> {
+    this.check('discard', offset, length);
+    if (this.readOnly || this.mutex === undefined) throw new TypervisorError(`${this.file.name}: discard refused: the disk is read-only`);
+    return this.mutex.run(async () => {
+      if (this.closed) throw new TypervisorError(`${this.file.name}: discard after close`);
+      if (this.header.version === 2 && this.backing !== undefined) return;
+      const cs = this.clusterSize;
+      const end = offset + length;
+      const first = Math.ceil(offset / cs);
+      // The disk's last cluster may be partial: reaching the end of the disk covers it.
+      const last = end === this.capacity ? Math.ceil(end / cs) : Math.floor(end / cs);
+      for (let c = first; c < last; c++) await this.discardCluster(c);
+    });
+  }
+
+  private async discardCluster(cluster: number): Promise<void> {
+    const l1Index = Math.floor(cluster / this.l2Entries);
+    const l2Index = cluster - l1Index * this.l2Entries;
+    const zeroFlag = this.backing !== undefined; // only version 3 gets here with a backing file
+    if (this.l2Offsets[l1Index] === 0 && !zeroFlag) return; // already reads as zeros
+    const l2Offset = await this.writableL2(l1Index);
+    const table = await this.l2Table(l2Offset);
+    const at = l2Index * 8;
+    const hi = table.getUint32(at);
+    const lo = table.getUint32(at + 4);
+    const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${cluster * this.clusterSize})`);
+    const newLo = zeroFlag ? 1 : 0;
+    if (hi === 0 && lo === newLo) return;
+    const oldHost = m.kind === 'compressed' ? 0 : (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+    await this.setL2Raw(table, l2Offset, at, 0, newLo);
+    await this.release(m, oldHost);
   }
 
   /**
@@ -348,6 +398,7 @@ export class Qcow2Image implements BlockBackend {
     await this.file.pwrite(entry, this.header.l1TableOffset + l1Index * 8);
     this.l2Offsets[l1Index] = fresh;
     this.l1Copied[l1Index] = 1;
+    this.l2Tables.add(fresh);
     this.l2Cache.set(fresh, new DataView(bytes.buffer)); // the offset may be a freed table's
     // Snapshots keep their references to the data clusters; only the table itself is unshared.
     if (old !== 0) await refcounts.add(old, -1);
@@ -356,7 +407,7 @@ export class Qcow2Image implements BlockBackend {
 
   /** Guest data must never land on an L2 table or refcount block (a hostile image's L2 entries or refcounts may say so). */
   private checkNotTable(host: number, what: string): void {
-    if (this.l2Offsets.includes(host) || this.refcounts!.isBlock(host)) {
+    if (this.l2Tables.has(host) || this.refcounts!.isBlock(host)) {
       throw corrupt(this.file.name, `${what} at 0x${host.toString(16)} is also an L2 table or refcount block`);
     }
   }
@@ -369,9 +420,13 @@ export class Qcow2Image implements BlockBackend {
     });
   }
 
-  private async setL2Entry(table: DataView, l2Offset: number, at: number, host: number, copied: boolean): Promise<void> {
-    table.setUint32(at, ((copied ? 0x80000000 : 0) | Math.floor(host / TWO_32)) >>> 0);
-    table.setUint32(at + 4, host >>> 0);
+  private setL2Entry(table: DataView, l2Offset: number, at: number, host: number, copied: boolean): Promise<void> {
+    return this.setL2Raw(table, l2Offset, at, ((copied ? 0x80000000 : 0) | Math.floor(host / TWO_32)) >>> 0, host >>> 0);
+  }
+
+  private async setL2Raw(table: DataView, l2Offset: number, at: number, hi: number, lo: number): Promise<void> {
+    table.setUint32(at, hi);
+    table.setUint32(at + 4, lo);
     await this.file.pwrite(new Uint8Array(table.buffer, at, 8), l2Offset + at);
     this.l2Cache.set(l2Offset, table); // the cache may have reloaded the table meanwhile
   }

@@ -22,6 +22,7 @@ export class Qcow2Refcounts {
   private readonly blocks = new TableCache<Uint8Array>(4 * 1024 * 1024);
   /** The lowest cluster index that may be free. */
   private cursor = 0;
+  private readonly blockOffsets = new Set<number>();
 
   private constructor(
     private readonly file: ImageFile,
@@ -34,6 +35,7 @@ export class Qcow2Refcounts {
     this.cs = header.clusterSize;
     this.bits = 2 ** header.refcountOrder;
     this.perBlock = (this.cs * 8) / this.bits;
+    for (const off of table) if (off !== 0) this.blockOffsets.add(off);
   }
 
   /** Loads and checks the refcount table (entries: bits 9-63 a cluster-aligned offset, 0-8 reserved). */
@@ -71,7 +73,7 @@ export class Qcow2Refcounts {
 
   /** True when the cluster at host offset `offset` is a refcount block. */
   isBlock(offset: number): boolean {
-    return this.table.includes(offset);
+    return this.blockOffsets.has(offset);
   }
 
   /** The refcount of the cluster at host offset `offset`. */
@@ -144,6 +146,7 @@ export class Qcow2Refcounts {
     new DataView(entry.buffer).setUint32(4, (where * cs) >>> 0);
     await this.file.pwrite(entry, this.header.refcountTableOffset + ti * 8);
     this.table[ti] = where * cs;
+    this.blockOffsets.add(where * cs);
     this.blocks.set(where * cs, block);
   }
 
