@@ -128,10 +128,17 @@ export class VirtioMmioTransport implements MmioDevice, Snapshotable<VirtioMmioS
   private configGeneration = 0;
   private queueRegs: QueueRegs[];
   private queues: (SplitVirtqueue | undefined)[] = [];
-  /** True between a successful DRIVER_OK and the next reset or DEVICE_NEEDS_RESET. */
+  /** True between a successful DRIVER_OK and the next reset, DEVICE_NEEDS_RESET or FAILED. */
   private live = false;
   private readonly interrupt: VirtioInterrupt;
 
+  /**
+   * @param device the device behind the slot; it sees guest memory only from DRIVER_OK on.
+   * @param mem guest RAM, for the queues.
+   * @param irq the slot's interrupt wire (PLIC source 1 + slot on the virt board).
+   * @param id the component id in snapshots, e.g. `virtio7`.
+   * @param onNeedsReset called with the reason whenever the driver broke a rule.
+   */
   constructor(
     private readonly device: VirtioDevice,
     private readonly mem: GuestMemory,
