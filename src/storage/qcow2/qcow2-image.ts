@@ -52,8 +52,8 @@ interface Region {
  * refcounts exact, writing every metadata change through at once in a safe order (see
  * qcow2-refcounts.ts and `writeCluster`): a process killed at any moment leaves an image that
  * `qemu-img check` finds clean or with leaked clusters only. Requests on a writable image run
- * one at a time. `discard` frees whole clusters. Not yet: growing the refcount table, compressed
- * writes, writing images with extended L2 entries.
+ * one at a time. `discard` frees whole clusters; the refcount table grows when full. Not yet:
+ * compressed writes, writing images with extended L2 entries, internal snapshots.
  */
 export class Qcow2Image implements BlockBackend {
   readonly capacity: number;
@@ -78,7 +78,8 @@ export class Qcow2Image implements BlockBackend {
 
   private constructor(
     private readonly file: ImageFile,
-    readonly header: Qcow2Header,
+    /** The image's header as it is now (the refcount table moves when it grows). */
+    public header: Qcow2Header,
     private fileSize: number,
     /** Host offsets of the L2 tables, one per L1 entry (0: unallocated). */
     private readonly l2Offsets: Float64Array,
@@ -265,7 +266,12 @@ export class Qcow2Image implements BlockBackend {
 
   /** Loads the refcounts and clears autoclear features we do not maintain (qcow2.txt, autoclear_features). */
   private async prepareWriting(): Promise<void> {
-    this.refcounts = await Qcow2Refcounts.load(this.file, this.header, this.fileSize, (end) => this.grew(end));
+    this.refcounts = await Qcow2Refcounts.load(this.file, this.header, this.fileSize, (end) => this.grew(end), () => this.fileSize);
+    this.refcounts.onTableMoved = (offset, clusters) => {
+      const i = this.metadata.findIndex((r) => r.what === 'the refcount table');
+      this.metadata[i] = { what: 'the refcount table', start: offset, end: offset + clusters * this.clusterSize };
+      this.header = { ...this.header, refcountTableOffset: offset, refcountTableClusters: clusters };
+    };
     for (const off of this.l2Offsets) if (off !== 0) this.l2Tables.add(off);
     if (this.header.autoclearFeatures !== 0n) {
       // "An implementation may only write to an image with unknown auto-clear features if it

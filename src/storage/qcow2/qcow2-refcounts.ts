@@ -6,7 +6,7 @@
 import { TypervisorError } from '../../core/errors.js';
 import type { ImageFile } from '../image-file.js';
 import { TableCache } from './l2-cache.js';
-import type { Qcow2Header } from './qcow2-header.js';
+import { MAX_REFCOUNT_TABLE_BYTES, type Qcow2Header } from './qcow2-header.js';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -23,15 +23,22 @@ export class Qcow2Refcounts {
   /** The lowest cluster index that may be free. */
   private cursor = 0;
   private readonly blockOffsets = new Set<number>();
+  /** Where the refcount table is (it moves when it grows). */
+  private tableOffset: number;
+  /** Called after the table moved: its new place, so the image's overlap checks follow. */
+  onTableMoved: (offset: number, clusters: number) => void = () => undefined;
 
   private constructor(
     private readonly file: ImageFile,
     private readonly header: Qcow2Header,
     /** Host offsets of the refcount blocks (0: not allocated). */
-    private readonly table: Float64Array,
+    private table: Float64Array,
     /** Called with the end of every cluster written, so the image knows the file's size. */
     private readonly grew: (end: number) => void,
+    /** The file's size now (clusters past it are free). */
+    private readonly fileSize: () => number,
   ) {
+    this.tableOffset = header.refcountTableOffset;
     this.cs = header.clusterSize;
     this.bits = 2 ** header.refcountOrder;
     this.perBlock = (this.cs * 8) / this.bits;
@@ -39,7 +46,7 @@ export class Qcow2Refcounts {
   }
 
   /** Loads and checks the refcount table (entries: bits 9-63 a cluster-aligned offset, 0-8 reserved). */
-  static async load(file: ImageFile, header: Qcow2Header, fileSize: number, grew: (end: number) => void): Promise<Qcow2Refcounts> {
+  static async load(file: ImageFile, header: Qcow2Header, fileSize: number, grew: (end: number) => void, currentSize: () => number): Promise<Qcow2Refcounts> {
     const cs = header.clusterSize;
     const bytes = new Uint8Array(header.refcountTableClusters * cs);
     const n = await file.pread(bytes, header.refcountTableOffset);
@@ -68,7 +75,7 @@ export class Qcow2Refcounts {
       seen.add(off);
       table[i] = off;
     }
-    return new Qcow2Refcounts(file, header, table, grew);
+    return new Qcow2Refcounts(file, header, table, grew, currentSize);
   }
 
   /** True when the cluster at host offset `offset` is a refcount block. */
@@ -109,10 +116,9 @@ export class Qcow2Refcounts {
     for (let i = Math.max(this.cursor, 1); ; i++) {
       const ti = Math.floor(i / this.perBlock);
       if (ti >= this.table.length) {
-        throw new TypervisorError(
-          `${this.file.name}: the qcow2 refcount table is full (${this.table.length} blocks cover ${this.table.length * this.perBlock * this.cs} bytes of file); growing it is not implemented yet`,
-          { hint: 'convert the image with qemu-img convert -O qcow2 (it sizes the table for the disk)' },
-        );
+        await this.grow();
+        i--; // look at the same cluster again, now covered
+        continue;
       }
       if (this.table[ti] === 0) {
         // A new refcount block covers clusters that all have refcount 0; it lives in the first
@@ -144,10 +150,79 @@ export class Qcow2Refcounts {
     const entry = new Uint8Array(8);
     new DataView(entry.buffer).setUint32(0, Math.floor((where * cs) / TWO_32));
     new DataView(entry.buffer).setUint32(4, (where * cs) >>> 0);
-    await this.file.pwrite(entry, this.header.refcountTableOffset + ti * 8);
+    await this.file.pwrite(entry, this.tableOffset + ti * 8);
     this.table[ti] = where * cs;
     this.blockOffsets.add(where * cs);
     this.blocks.set(where * cs, block);
+  }
+
+  /**
+   * Moves the refcount table to a bigger place once every cluster it covers is in use: new
+   * refcount blocks for the clusters past its reach and the new table are written after the
+   * end of the file (the blocks count themselves and the table), then one header write switches
+   * to the new table (refcount_table_offset and refcount_table_clusters, bytes 48-59), and only
+   * then is the old table freed. A process dying before the header write leaves unreferenced
+   * bytes past the covered range; after it, at most the old table leaked.
+   */
+  private async grow(): Promise<void> {
+    const cs = this.cs;
+    const per = this.perBlock;
+    const oldEntries = this.table.length;
+    const oldClusters = (oldEntries * 8) / cs;
+    const start = Math.max(oldEntries * per, Math.ceil(this.fileSize() / cs));
+    let tableClusters = Math.max(2 * oldClusters, 1);
+    let blocks = 0;
+    for (;;) {
+      const end = start + blocks + tableClusters; // one past the last cluster we place
+      const needBlocks = Math.ceil(end / per) - oldEntries;
+      const needTable = Math.ceil((Math.ceil(end / per) * 8) / cs);
+      if (needBlocks <= blocks && needTable <= tableClusters) break;
+      blocks = Math.max(blocks, needBlocks);
+      tableClusters = Math.max(tableClusters, needTable);
+    }
+    const newEntries = (tableClusters * cs) / 8;
+    if (tableClusters * cs > MAX_REFCOUNT_TABLE_BYTES) {
+      throw new TypervisorError(`${this.file.name}: the qcow2 refcount table would grow beyond 8 MiB (${tableClusters} clusters)`, {
+        hint: 'use bigger clusters (qemu-img convert -O qcow2 -o cluster_size=65536)',
+      });
+    }
+    const end = start + blocks + tableClusters;
+    const table = new Float64Array(newEntries);
+    table.set(this.table);
+    const written: Array<[number, Uint8Array]> = [];
+    for (let k = 0; k < blocks; k++) {
+      const ti = oldEntries + k;
+      const block = new Uint8Array(cs);
+      for (let c = Math.max(start, ti * per); c < Math.min(end, (ti + 1) * per); c++) this.writeEntry(block, c - ti * per, 1);
+      const at = (start + k) * cs;
+      await this.file.pwrite(block, at);
+      written.push([at, block]);
+      table[ti] = at;
+    }
+    const tableBytes = new Uint8Array(tableClusters * cs);
+    const view = new DataView(tableBytes.buffer);
+    for (let ti = 0; ti < newEntries; ti++) {
+      view.setUint32(ti * 8, Math.floor(table[ti] / TWO_32));
+      view.setUint32(ti * 8 + 4, table[ti] >>> 0);
+    }
+    const tableAt = (start + blocks) * cs;
+    await this.file.pwrite(tableBytes, tableAt);
+    this.grew(end * cs);
+    const head = new Uint8Array(12);
+    const hv = new DataView(head.buffer);
+    hv.setUint32(0, Math.floor(tableAt / TWO_32));
+    hv.setUint32(4, tableAt >>> 0);
+    hv.setUint32(8, tableClusters);
+    await this.file.pwrite(head, 48); // qcow2.txt "== Header ==": refcount_table_offset, refcount_table_clusters
+    const oldAt = this.tableOffset;
+    this.table = table;
+    this.tableOffset = tableAt;
+    for (const [at, block] of written) {
+      this.blockOffsets.add(at);
+      this.blocks.set(at, block);
+    }
+    this.onTableMoved(tableAt, tableClusters);
+    for (let c = 0; c < oldClusters; c++) await this.add(oldAt + c * cs, -1);
   }
 
   private block(ti: number): Promise<Uint8Array> {
