@@ -330,8 +330,8 @@ describe('qcow2 refcount table growth', () => {
     expect(switches.length).toBeGreaterThan(0);
     const total = probe.writes;
     const budgets = new Set<number>();
-    for (const sw of switches) for (let b = sw - 70; b <= sw + 70; b++) budgets.add(b);
-    for (let b = 0; b < total; b += Math.ceil(total / 25)) budgets.add(b);
+    for (const sw of switches) for (let b = sw - 30; b <= sw + 12; b++) budgets.add(b);
+    for (let b = 0; b < total; b += Math.ceil(total / 12)) budgets.add(b);
     for (const budget of [...budgets].filter((b) => b >= 0 && b <= total).sort((a, b) => a - b)) {
       const mem = new MemoryImageFile(initial, { name: 'grow-kill.qcow2' });
       const disk = await Qcow2Image.open(new DyingFile(mem, budget), { readOnly: false });
