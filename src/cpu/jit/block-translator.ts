@@ -239,6 +239,61 @@ export function translateBlock(vpc: bigint, h: number, decodeAt: DecodeAt, readH
   return { func: code, instructions: total, blocks: blocks.length };
 }
 
+/** Bit r of a mask: guest register x1..x31 (x0 and the sink never count). */
+const bit = (r: number) => (r !== 0 && r < 32 ? (1 << r) >>> 0 : 0);
+
+/**
+ * Which registers a region's prologue must load and which its exits must store, so that entering
+ * a region costs less than loading every register it mentions (lukewarm regions are entered often
+ * and run few instructions each time). Forward dataflow over the region's blocks (entry = block 0):
+ * `mayIn[b]`/`mustIn[b]` are the registers written on some/every path from the entry to block b.
+ * An exit after k instructions of block b stores `mayIn[b] | prefix[b][k]`; a register must be
+ * loaded if some exit may store it without every path having written it, or if it may be read
+ * before every path wrote it.
+ */
+function liveness(blocks: Block[], index: Map<bigint, number>, returns: readonly bigint[]) {
+  const n = blocks.length;
+  const prefix = blocks.map((b) => {
+    const out = [0];
+    for (const d of b.insns) out.push((out[out.length - 1]! | (writesRd(d.op) ? bit(d.rd) : 0)) >>> 0);
+    return out;
+  });
+  const succ = blocks.map((b) => {
+    const last = b.insns[b.insns.length - 1]!;
+    const targets = last.op === O.OP_JALR && last.target === undefined ? [...returns] : successors(b);
+    return targets.map((t) => index.get(t)).filter((i): i is number => i !== undefined);
+  });
+  const ALL = 0xffff_fffe;
+  const mayIn = new Array<number>(n).fill(0);
+  const mustIn = new Array<number>(n).fill(ALL);
+  mustIn[0] = 0; // the function's own entry: nothing written yet
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let b = 0; b < n; b++) {
+      const out = prefix[b]![blocks[b]!.insns.length]!;
+      const mayOut = (mayIn[b]! | out) >>> 0;
+      const mustOut = (mustIn[b]! | out) >>> 0;
+      for (const s of succ[b]!) {
+        const may = (mayIn[s]! | mayOut) >>> 0;
+        const must = s === 0 ? 0 : (mustIn[s]! & mustOut) >>> 0;
+        if (may !== mayIn[s] || must !== mustIn[s]) {
+          mayIn[s] = may;
+          mustIn[s] = must;
+          changed = true;
+        }
+      }
+    }
+  }
+  let load = 0;
+  blocks.forEach((b, bi) => {
+    load |= mayIn[bi]! & ~mustIn[bi]!;
+    b.insns.forEach((d, i) => {
+      for (const r of readsX(d)) load |= bit(r) & ~(mustIn[bi]! | prefix[bi]![i]!);
+    });
+  });
+  return { load: load >>> 0, mayIn, prefix };
+}
+
 function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   // Locals: 0 budget, 1 done (params), 2 count, 3 va, 4 value, 5 tlb entry (i32), 6 dataKey,
   // 7 flag (i32), 8 block index (i32), 9.. registers.
@@ -267,8 +322,13 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   const getX = (r: number) => (r === 0 ? c.i64(0n) : c.get(reg(r)));
   /** Pops a value into rd (dropped for x0 and the sink). */
   const setX = (r: number) => (r === 0 || r >= 32 ? c.op(Op.drop) : c.set(reg(r)));
-  const flush = () => {
-    for (const r of written) if (r < 32) { c.i32(0); c.get(reg(r)); c.mem(Op.i64Store, 3, L.X_REGS + r * 8); }
+  const live = liveness(blocks, index, returns);
+  /** Where code is being emitted: block index, and how many of its instructions have completed at an exit. */
+  let curBlock = 0, curAfter = 0;
+  /** Stores the registers written so far on some path (after `k` instructions of the current block). */
+  const flush = (k = curAfter) => {
+    const mask = (live.mayIn[curBlock]! | live.prefix[curBlock]![k]!) >>> 0;
+    for (const r of written) if (mask & bit(r)) { c.i32(0); c.get(reg(r)); c.mem(Op.i64Store, 3, L.X_REGS + r * 8); }
   };
   /** Pushes done + count + n: the value a return reports. */
   const count = (n: number) => { c.get(LDONE); c.get(LCOUNT); c.op(Op.i32Add); if (n) { c.i32(n); c.op(Op.i32Add); } };
@@ -342,7 +402,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
     c.i32(0); c.mem(Op.i32Load, 2, L.S_JIT_EXIT); c.tee(LFLAG);
     c.enter(Op.if);
     c.get(LFLAG); c.i32(2); c.op(Op.i32Eq);
-    c.enter(Op.if); flush(); count(i); c.op(Op.return); c.end(); // trapped: S_PC holds the handler
+    c.enter(Op.if); flush(i); count(i); c.op(Op.return); c.end(); // trapped: S_PC holds the handler
     commit?.();
     exit(next, i + 1);
     c.end();
@@ -362,7 +422,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   };
 
   // Prologue.
-  for (const [r, l] of regLocal) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + r * 8); c.set(l); }
+  for (const [r, l] of regLocal) if (live.load & bit(r)) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + r * 8); c.set(l); }
   c.i32(0); c.mem(Op.i64Load, 3, L.S_DATAKEY); c.set(LKEY);
   // Dispatch: loop { block_{n-1} { … block_0 { br_table } code_0 } … code_{n-1} }; the code of
   // block i follows the end of the i-th nested block, so `br_table` lands on it.
@@ -381,7 +441,9 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
   return { type: 0, locals, code: c };
 
   function emitBlock(b: Block) {
+    curBlock = index.get(b.pc)!;
     b.insns.forEach((d, i) => {
+      curAfter = i + 1;
       const next = d.pc + BigInt(d.len);
       const imm = BigInt(d.imm);
       const op = d.op;
@@ -412,7 +474,7 @@ function emit(entry: bigint, entryHost: number, blocks: Block[]) {
       } else if (isFp(op) || isAtomic(op)) {
         // The core does the work on memory-resident registers: write ours back first, reload rd after.
         const reload = () => { if (writesRd(op) && d.rd < 32 && d.rd !== 0) { c.i32(0); c.mem(Op.i64Load, 3, L.X_REGS + d.rd * 8); c.set(reg(d.rd)); } };
-        flush();
+        flush(i);
         if (isFp(op)) {
           for (const v of [op, d.rd, d.rs1, d.rs2, d.rs3, d.rm, d.imm, d.len]) c.i32(v);
           c.i64(d.pc); c.call(F_FP);
