@@ -8,7 +8,7 @@
  * A basic block runs until a branch or jump (included), an instruction the translator does not
  * handle (excluded: the interpreter runs it), the page end, or 64 instructions. Inside a region
  * control moves through a loop/br_table dispatcher; guest registers live in wasm locals for the
- * function's life and are written back at every exit. RAM accesses use the same TLB fast path as
+ * function's life (loaded and written back as liveness() decides). RAM accesses use the same TLB fast path as
  * the interpreter and call the core's jitRead/jitWrite on a miss, which report traps and device
  * events through S_JIT_EXIT so the function ends precisely (the instruction that trapped has no
  * effect).
