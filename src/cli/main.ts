@@ -3,6 +3,7 @@ import { TypervisorError } from '../core/errors.js';
 import type { MachineOptions } from '../vmm/machine.js';
 import type { CliStreams } from './cli-streams.js';
 import { addDtbCommand } from './dtb-command.js';
+import { addImgCommand } from './img-command.js';
 import { addRunCommand } from './run-command.js';
 
 export type { CliStreams } from './cli-streams.js';
@@ -38,6 +39,7 @@ export async function main(
   };
   addRunCommand(program, streams, machineOptions, done);
   addDtbCommand(program, { ...streams, stdoutIsTerminal: (streams.stdout as { isTTY?: boolean }).isTTY === true }, done);
+  addImgCommand(program, streams, done);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -48,7 +50,7 @@ export async function main(
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') {
         return error.exitCode === 0 ? 0 : EXIT_USAGE;
       }
-      say(`hint: see 'typervisor ${argv[0] === 'run' ? 'run ' : ''}--help'\n`);
+      say(`hint: see 'typervisor ${argv[0] === 'run' ? 'run ' : argv[0] === 'img' ? `img ${argv[1] && !argv[1].startsWith('-') ? `${argv[1]} ` : ''}` : ''}--help'\n`);
       return EXIT_USAGE;
     }
     if (error instanceof TypervisorError) {
