@@ -88,13 +88,14 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
     const h = parseQcow2Header(filename, cluster0, size);
     const info: ImageInfo = { 'virtual-size': h.size, filename, 'cluster-size': h.clusterSize, format: 'qcow2', 'actual-size': actual, 'dirty-flag': (h.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n };
     const data: Record<string, string | number | boolean> = { compat: h.version === 3 ? '1.1' : '0.10' };
-    if (h.version === 3) {
-      data['compression-type'] = h.compressionType === 1 ? 'zstd' : 'zlib';
-      data['lazy-refcounts'] = (h.compatibleFeatures & 1n) !== 0n;
-    }
+    // Field order and presence as QEMU 7.2's qcow2_get_specific_info.
+    data['compression-type'] = h.compressionType === 1 ? 'zstd' : 'zlib';
+    if (h.version === 3) data['lazy-refcounts'] = (h.compatibleFeatures & 1n) !== 0n;
     data['refcount-bits'] = 2 ** h.refcountOrder;
-    data['corrupt'] = (h.incompatibleFeatures & BigInt(INCOMPAT_CORRUPT)) !== 0n;
-    if (h.version === 3) data['extended-l2'] = h.extendedL2;
+    if (h.version === 3) {
+      data['corrupt'] = (h.incompatibleFeatures & BigInt(INCOMPAT_CORRUPT)) !== 0n;
+      data['extended-l2'] = h.extendedL2;
+    }
     info['format-specific'] = { type: 'qcow2', data };
     if (h.backingFile !== undefined) {
       info['backing-filename'] = h.backingFile;

@@ -121,3 +121,70 @@ describe('img create', () => {
     expect(r.stdout).toMatch(/Usage: typervisor img create/);
   });
 });
+
+describe('img info', () => {
+  /** Our JSON must agree with qemu-img's on every field we print. */
+  async function expectInfoLikeQemu(file: string, extra: string[] = []): Promise<void> {
+    const r = await img('info', '--output', 'json', ...extra, file);
+    expect(r.status, r.stderr).toBe(0);
+    const ours = JSON.parse(r.stdout) as Record<string, unknown>;
+    const theirs = qemuInfo(file);
+    for (const key of Object.keys(ours)) expect([file, key, ours[key]]).toEqual([file, key, theirs[key]]);
+    for (const key of ['virtual-size', 'filename', 'format', 'dirty-flag']) expect(ours).toHaveProperty(key);
+  }
+
+  it('agrees with qemu-img info --output json on qemu-made images', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('i1.qcow2'), '100M']);
+    qemuIo(at('i1.qcow2'), ['write -P 1 0 3M']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'compat=0.10,cluster_size=4k', at('i2.qcow2'), '5M']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'refcount_bits=64,lazy_refcounts=on', at('i3.qcow2'), '7G']);
+    qemu('qemu-img', ['create', '-f', 'raw', at('i4.raw'), '3M']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-b', 'i1.qcow2', '-F', 'qcow2', at('i5.qcow2')]);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-b', at('i4.raw'), '-F', 'raw', at('i6.qcow2')]);
+    for (const f of ['i1.qcow2', 'i2.qcow2', 'i3.qcow2', 'i4.raw', 'i5.qcow2', 'i6.qcow2']) await expectInfoLikeQemu(at(f));
+    await expectInfoLikeQemu(at('i4.raw'), ['-f', 'raw']);
+  });
+
+  it('agrees on our own images, and prints a readable summary and the backing chain', async () => {
+    expect((await img('create', '-f', 'qcow2', at('j1.qcow2'), '2G')).status).toBe(0);
+    expect((await img('create', '-f', 'qcow2', '-b', 'j1.qcow2', '-F', 'qcow2', at('j2.qcow2'))).status).toBe(0);
+    await expectInfoLikeQemu(at('j1.qcow2'));
+    await expectInfoLikeQemu(at('j2.qcow2'));
+    const text = await img('info', at('j2.qcow2'));
+    expect(text.stdout).toMatch(/^image: .*j2\.qcow2\nfile format: qcow2\nvirtual size: 2 GiB \(2147483648 bytes\)\ndisk size: .*\ncluster_size: 65536\nbacking file: j1\.qcow2 \(actual path: .*j1\.qcow2\)\nbacking file format: qcow2\n/);
+    expect(text.stdout).toMatch(/compat: 1\.1\n/);
+    const chain = await img('info', '--backing-chain', '--output', 'json', at('j2.qcow2'));
+    const list = JSON.parse(chain.stdout) as Record<string, unknown>[];
+    expect(list.map((i) => path.basename(String(i['filename'])))).toEqual(['j2.qcow2', 'j1.qcow2']);
+  });
+
+  it('shows the dirty and corrupt flags', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('flags.qcow2'), '1M']);
+    const b = readFileSync(at('flags.qcow2'));
+    b[79] |= 3; // incompatible_features: dirty | corrupt
+    writeFileSync(at('flags.qcow2'), b);
+    const r = await img('info', '--output', 'json', at('flags.qcow2'));
+    const info = JSON.parse(r.stdout) as { 'dirty-flag': boolean; 'format-specific': { data: { corrupt: boolean } } };
+    expect(info['dirty-flag']).toBe(true);
+    expect(info['format-specific'].data.corrupt).toBe(true);
+  });
+
+  it('refuses missing files, malformed images and unknown formats precisely', async () => {
+    let r = await img('info', at('missing.qcow2'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/missing\.qcow2: cannot open: no such file/);
+    const bad = readFileSync(at('i1.qcow2'));
+    bad.writeUInt32BE(30, 20); // cluster_bits
+    writeFileSync(at('bad.qcow2'), bad);
+    r = await img('info', at('bad.qcow2'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/bad\.qcow2: not a valid qcow2 image: cluster_bits is 30/);
+    r = await img('info', '-f', 'vdi', at('i1.qcow2'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown or unsupported image format 'vdi'[\s\S]*hint: supported formats: qcow2, raw/);
+    qemu('qemu-img', ['create', '-f', 'vdi', at('v.vdi'), '1M']);
+    r = await img('info', at('v.vdi'));
+    expect(r.stderr).toMatch(/the vdi image format is not supported yet/);
+    expect((await img('info', '--help')).stdout).toMatch(/--output <fmt>/);
+  });
+});
