@@ -5,8 +5,10 @@ import { attachConsoleInput } from '../host/console-input.js';
 import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
+import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { DEVICE_TYPES, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type MachineConfig } from '../vmm/machine-config.js';
+import { DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
 /** Options `run` and `dtb` share: what machine to build. */
@@ -18,6 +20,8 @@ export interface MachineFlags {
   mem?: string;
   /** `--device TYPE`, repeatable. */
   device?: string[];
+  /** `--disk PATH[,format=…][,readonly]`, repeatable (run only). */
+  disk?: string[];
 }
 
 /** Adds the machine-describing options to a command. */
@@ -43,6 +47,22 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const biosWord = word ? validateBios(opts.bios) : undefined;
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
   const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
+  const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
+  if (devices.length + diskSpecs.length > VIRTIO_SLOTS) {
+    throw new TypervisorError(`${devices.length + diskSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
+      hint: `give at most ${VIRTIO_SLOTS} --device and --disk options together`,
+    });
+  }
+  // Disks are opened last, once everything else checked out; closed again if the config fails.
+  const withDisks = async (build: (all: DeviceConfig[]) => Promise<MachineConfig> | MachineConfig): Promise<MachineConfig> => {
+    const disks = await openDisks(diskSpecs);
+    try {
+      return await build([...devices, ...disks]);
+    } catch (e) {
+      await closeDisks(disks).catch(() => undefined);
+      throw e;
+    }
+  };
   if (opts.kernel === undefined) {
     if (biosWord === 'none') {
       throw new TypervisorError('--bios none needs a --kernel (the default guest boots with SBI firmware)', {
@@ -59,7 +79,8 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(initrd ? { initrd } : {}),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
-    return validateMachineConfig({ ...config, bios: biosWord ?? (await readGuestFile(opts.bios, 'firmware')), ...(devices.length ? { devices } : {}) });
+    const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
+    return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));
   }
   if (command.length) {
     throw new TypervisorError('a command after -- runs only in the default guest', {
@@ -69,14 +90,16 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
   const kernel = await readGuestFile(opts.kernel, 'kernel');
   const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
-  return validateMachineConfig({
-    memBytes,
-    bios,
-    kernel,
-    ...(initrd ? { initrd } : {}),
-    ...(opts.append !== undefined ? { append: opts.append } : {}),
-    ...(devices.length ? { devices } : {}),
-  });
+  return withDisks((all) =>
+    validateMachineConfig({
+      memBytes,
+      bios,
+      kernel,
+      ...(initrd ? { initrd } : {}),
+      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      ...(all.length ? { devices: all } : {}),
+    }),
+  );
 }
 
 /** `typervisor run`: boots the machine on this terminal and returns its exit status. */
@@ -86,7 +109,14 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
       .command('run')
       .description('boot a virtual machine (a `virt` board, like qemu-system-riscv64 -machine virt); with no options, the default Debian guest')
       .argument('[command...]', 'after --: run this command in the default guest instead of a shell; its exit status becomes ours'),
-  ).action(async (command: string[], opts: MachineFlags) => {
+  )
+    .option(
+      '--disk <spec>',
+      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
+    )
+    .action(async (command: string[], opts: MachineFlags) => {
     const config = await machineConfigFromFlags(opts, command, streams);
     done(await runMachine(config, streams, machineOptions));
   });
@@ -109,23 +139,31 @@ function withTuning(options: MachineOptions): MachineOptions {
 }
 
 async function runMachine(config: MachineConfig, streams: CliStreams, machineOptions: MachineOptions): Promise<number> {
-  machineOptions = withTuning(machineOptions);
+  const disks = disksOf(config);
   const output = new ConsoleOutput(streams.stdout);
-  const machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, machineOptions);
-  const closeInput = attachConsoleInput(streams.stdin, {
-    data: (bytes) => machine.consoleInput(bytes),
-    quit: () => {
-      streams.stderr.write('\ntypervisor: terminated\n');
-      machine.quit(0);
-    },
-    message: (text) => void streams.stderr.write(text),
-  });
+  let machine: Machine | undefined;
   try {
-    machine.start();
-    const exit = await machine.exited;
-    return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
+    machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, withTuning(machineOptions));
+    const running = machine;
+    const closeInput = attachConsoleInput(streams.stdin, {
+      data: (bytes) => running.consoleInput(bytes),
+      quit: () => {
+        streams.stderr.write('\ntypervisor: terminated\n');
+        running.quit(0);
+      },
+      message: (text) => void streams.stderr.write(text),
+    });
+    try {
+      running.start();
+      const exit = await running.exited;
+      return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
+    } finally {
+      closeInput();
+    }
   } finally {
-    closeInput();
+    // Requests still in a backend finish first; then every disk is flushed and closed.
+    await machine?.disksIdle();
+    await closeDisks(disks);
     await output.drain();
   }
 }

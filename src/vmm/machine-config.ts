@@ -1,5 +1,6 @@
 import { TypervisorError } from '../core/errors.js';
 import { MAX_RAM_BYTES, MIN_RAM_BYTES, VIRTIO_SLOTS } from '../board/memory-map.js';
+import type { BlockBackend } from '../storage/block-backend.js';
 
 /** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
  *  vmm never reads files itself. */
@@ -43,9 +44,22 @@ export interface MachineConfig {
 export const DEVICE_TYPES = ['virtio-rng'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
-/** One device of the machine. */
-export interface DeviceConfig {
-  readonly type: DeviceType;
+/** One device of the machine: a `--device` type, or a disk. */
+export type DeviceConfig = { readonly type: DeviceType } | DiskConfig;
+
+/**
+ * A virtio-blk disk over an already opened {@link BlockBackend} (vmm opens no files: the host
+ * opens the image and hands the backend in, and closes it after the machine exits).
+ */
+export interface DiskConfig {
+  readonly type: 'virtio-blk';
+  readonly backend: BlockBackend;
+  /** Offer the disk read-only (VIRTIO_BLK_F_RO) even if the backend is writable. */
+  readonly readOnly?: boolean;
+  /** The GET_ID string, at most 20 bytes. */
+  readonly serial?: string;
+  /** For messages, e.g. the path given with --disk. */
+  readonly name?: string;
 }
 
 /**
@@ -69,11 +83,12 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
   if (!Array.isArray(devices)) throw new TypervisorError('the device list must be an array');
   if (devices.length > VIRTIO_SLOTS) {
     throw new TypervisorError(`${devices.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
-      hint: `give at most ${VIRTIO_SLOTS} --device options`,
+      hint: `give at most ${VIRTIO_SLOTS} --device and --disk options together`,
     });
   }
   return devices.map((d: unknown): DeviceConfig => {
     const type = typeof d === 'object' && d !== null ? (d as { type?: unknown }).type : undefined;
+    if (type === 'virtio-blk') return validateDisk(d as Record<string, unknown>);
     if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
       throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
         hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
@@ -83,6 +98,33 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
     if (extra.length) throw new TypervisorError(`device '${type}' has unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
     return { type: type as DeviceType };
   });
+}
+
+function validateDisk(d: Record<string, unknown>): DiskConfig {
+  const backend = d['backend'] as Partial<BlockBackend> | undefined;
+  const name = typeof d['name'] === 'string' ? d['name'] : 'disk';
+  if (typeof backend !== 'object' || backend === null || typeof backend.read !== 'function' || typeof backend.write !== 'function' || !Number.isSafeInteger(backend.capacity)) {
+    throw new TypervisorError(`${name}: a virtio-blk device needs an opened block backend`, { hint: 'attach disks with --disk PATH' });
+  }
+  const extra = Object.keys(d).filter((k) => !['type', 'backend', 'readOnly', 'serial', 'name'].includes(k));
+  if (extra.length) throw new TypervisorError(`${name}: unknown disk option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+  if (d['readOnly'] !== undefined && typeof d['readOnly'] !== 'boolean') throw new TypervisorError(`${name}: readOnly must be true or false`);
+  const serial = d['serial'];
+  if (serial !== undefined && (typeof serial !== 'string' || new TextEncoder().encode(serial).length > 20)) {
+    throw new TypervisorError(`${name}: the serial must be a string of at most 20 bytes (VIRTIO_BLK_ID_BYTES)`);
+  }
+  return {
+    type: 'virtio-blk',
+    backend: backend as BlockBackend,
+    ...(d['readOnly'] !== undefined ? { readOnly: d['readOnly'] as boolean } : {}),
+    ...(serial !== undefined ? { serial: serial as string } : {}),
+    ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
+  };
+}
+
+/** The disks of a config (its virtio-blk devices), in device order. */
+export function disksOf(config: Pick<MachineConfig, 'devices'>): DiskConfig[] {
+  return (config.devices ?? []).filter((d): d is DiskConfig => d.type === 'virtio-blk');
 }
 
 /** QEMU's default for `-machine virt`. */

@@ -5,6 +5,7 @@ import { monotonicMs, setHostTimer, yieldToEventLoop } from './event-loop.js';
 import type { MachineConfig } from './machine-config.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { buildVirtBoard, type VirtBoard } from './virt-board.js';
+import type { VirtioBlk } from '../devices/virtio/blk/index.js';
 
 export type { HartFactory, MachineHart } from './machine-hart.js';
 
@@ -65,6 +66,8 @@ export class Machine {
   /** A timer deadline that had passed when the hart last went idle (see idle()). */
   private passedDeadline: number | undefined;
   private board!: VirtBoard;
+  /** Every disk device of every board built (a reboot leaves the old ones' requests running). */
+  private readonly diskDevices = new Set<VirtioBlk>();
   private readonly output: ConsoleBuffer;
   private readonly now: () => number;
   private readonly createHart: HartFactory;
@@ -134,7 +137,21 @@ export class Machine {
     this.exit ??= exit;
   }
 
-  private build(): Promise<VirtBoard> {
+  /**
+   * Resolves when no disk request is left in a backend (call after `exited`, before flushing and
+   * closing the backends the config named: the machine never closes them itself).
+   */
+  async disksIdle(): Promise<void> {
+    await Promise.all([...this.diskDevices].map((d) => d.idle()));
+  }
+
+  private async build(): Promise<VirtBoard> {
+    const board = await this.buildBoard();
+    for (const d of board.disks) this.diskDevices.add(d);
+    return board;
+  }
+
+  private buildBoard(): Promise<VirtBoard> {
     return buildVirtBoard(this.config, this.createHart, this.now, {
       console: (bytes) => this.output.push(bytes),
       exit: (code, reason) => {

@@ -11,6 +11,7 @@ import { Uart16550 } from '../devices/uart16550/index.js';
 import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
 import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
+import { VirtioBlk } from '../devices/virtio/blk/index.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -42,14 +43,22 @@ export interface VirtBoard {
   readonly sbi: SbiServer;
   /** The virtio-mmio transports, in the order of the config's devices (slot 7 first). */
   readonly virtio: readonly VirtioMmioTransport[];
+  /** The virtio-blk devices, in the order of the config's disks. */
+  readonly disks: readonly VirtioBlk[];
   readonly boot: BootState;
 }
 
-/** A fresh device of a configured type. */
-function createVirtioDevice(config: DeviceConfig): VirtioDevice {
+/** A fresh device of a configured type. `wake` gets an idle hart going after an asynchronous completion. */
+function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevice {
   switch (config.type) {
     case 'virtio-rng':
       return new VirtioRng();
+    case 'virtio-blk':
+      return new VirtioBlk(config.backend, {
+        wake,
+        ...(config.readOnly !== undefined ? { readOnly: config.readOnly } : {}),
+        ...(config.serial !== undefined ? { serial: config.serial } : {}),
+      });
   }
 }
 
@@ -106,9 +115,12 @@ export async function buildVirtBoard(
   bus.map('uart0', VIRT_MAP.uart0.base, uart);
 
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
+  const disks: VirtioBlk[] = [];
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
-    const transport = new VirtioMmioTransport(createVirtioDevice(device), ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
+    const model = createVirtioDevice(device, () => events.wake());
+    if (model instanceof VirtioBlk) disks.push(model);
+    const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
   });
@@ -126,5 +138,5 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, boot };
+  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, boot };
 }
