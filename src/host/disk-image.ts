@@ -78,7 +78,10 @@ export async function openDisks(specs: readonly DiskSpec[]): Promise<DiskConfig[
       } catch (e) {
         if (!(e instanceof TypervisorError)) throw e;
         const missing = /no such file/.test(e.message);
-        throw new TypervisorError(`--disk ${spec.path}: ${e.message}`, {
+        // The storage layer names the file by its real path first; the user's spelling replaces it.
+        const colon = e.message.indexOf(': ');
+        const named = colon > 0 && e.message.slice(0, colon).endsWith(spec.path.slice(spec.path.lastIndexOf('/') + 1));
+        throw new TypervisorError(`--disk ${spec.path}: ${named ? e.message.slice(colon + 2) : e.message}`, {
           cause: e,
           hint: missing ? 'check the path, or create an image first: qemu-img create -f qcow2 disk.qcow2 1G' : e.hint,
         });

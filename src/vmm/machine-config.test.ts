@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TypervisorError } from '../core/errors.js';
 import { thrown } from '../../tests/helpers/thrown.js';
-import { formatBytes, parseMemorySize, validateDevices, validateMachineConfig, virtioSlots } from './machine-config.js';
+import { disksOf, formatBytes, parseMemorySize, validateDevices, validateMachineConfig, virtioSlots } from './machine-config.js';
 
 const kernel = { name: 'k.elf', bytes: new Uint8Array(1) };
 
@@ -72,6 +72,19 @@ describe('devices', () => {
     expect(thrown(() => validateDevices([null])).message).toBe('unknown device null');
     expect(thrown(() => validateDevices([{ type: 'virtio-rng', size: 3 }])).message).toBe("device 'virtio-rng' has unknown option size");
     expect(thrown(() => validateDevices('virtio-rng')).message).toMatch(/must be an array/);
+  });
+
+  it('takes disks as virtio-blk devices over opened backends, after the other devices', () => {
+    const backend = { capacity: 4096, readOnly: false, read: async () => {}, write: async () => {}, flush: async () => {}, close: async () => {} };
+    const devices = [{ type: 'virtio-rng' }, { type: 'virtio-blk', backend, readOnly: true, serial: 's1', name: 'a.qcow2' }];
+    const config = validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, devices });
+    expect(virtioSlots(config)).toEqual([7, 6]);
+    expect(disksOf(config)).toEqual([devices[1]]);
+    const e = thrown(() => validateDevices([{ type: 'virtio-blk', name: 'x.img' }]));
+    expect([e.message, e.hint]).toEqual(['x.img: a virtio-blk device needs an opened block backend', 'attach disks with --disk PATH']);
+    expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, cache: 'none' }])).message).toBe('disk: unknown disk option cache');
+    expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, serial: 'x'.repeat(21) }])).message).toMatch(/at most 20 bytes/);
+    expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, readOnly: 'yes' }])).message).toMatch(/readOnly must be true or false/);
   });
 
   it('allows at most one device per virtio-mmio slot', () => {
