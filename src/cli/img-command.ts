@@ -146,11 +146,10 @@ function checkJson(r: Qcow2CheckResult, filename: string): Record<string, unknow
   if (r.corruptions) j['corruptions'] = r.corruptions;
   if (r.leaksFixed) j['leaks-fixed'] = r.leaksFixed;
   if (r.corruptionsFixed) j['corruptions-fixed'] = r.corruptionsFixed;
-  if (r.totalClusters !== 0 && r.allocatedClusters !== 0) {
-    j['allocated-clusters'] = r.allocatedClusters;
-    j['fragmented-clusters'] = r.fragmentedClusters;
-    j['compressed-clusters'] = r.compressedClusters;
-  }
+  // qemu-img leaves out counts that are zero.
+  if (r.allocatedClusters) j['allocated-clusters'] = r.allocatedClusters;
+  if (r.fragmentedClusters) j['fragmented-clusters'] = r.fragmentedClusters;
+  if (r.compressedClusters) j['compressed-clusters'] = r.compressedClusters;
   j['filename'] = filename;
   j['format'] = 'qcow2';
   return j;

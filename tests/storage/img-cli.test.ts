@@ -6,7 +6,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { NodeImageFile } from '../../src/host/storage-file.js';
+import { TypervisorError } from '../../src/core/errors.js';
+import type { ImageFile } from '../../src/storage/image-file.js';
+import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
+import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { qemu, qemuIo, tempDir } from './qemu-tools.js';
@@ -186,5 +189,130 @@ describe('img info', () => {
     r = await img('info', at('v.vdi'));
     expect(r.stderr).toMatch(/the vdi image format is not supported yet/);
     expect((await img('info', '--help')).stdout).toMatch(/--output <fmt>/);
+  });
+});
+
+/** An ImageFile whose writes fail after `budget` of them, as if the process died there. */
+class DyingFile implements ImageFile {
+  writes = 0;
+  constructor(private readonly inner: MemoryImageFile, private readonly budget: number) {}
+  get name() { return this.inner.name; }
+  get writable() { return true; }
+  size() { return this.inner.size(); }
+  pread(dst: Uint8Array, offset: number) { return this.inner.pread(dst, offset); }
+  async pwrite(src: Uint8Array, offset: number) {
+    if (this.writes++ >= this.budget) throw new TypervisorError('killed');
+    return this.inner.pwrite(src, offset);
+  }
+  truncate(size: number) { return this.inner.truncate(size); }
+  flush() { return this.inner.flush(); }
+  close() { return this.inner.close(); }
+}
+
+describe('img check', () => {
+  const REPORT_KEYS = ['image-end-offset', 'total-clusters', 'check-errors', 'leaks', 'corruptions', 'allocated-clusters', 'fragmented-clusters', 'compressed-clusters', 'format'];
+
+  /** Our `check --output json` and exit status equal qemu-img's. */
+  async function expectCheckLikeQemu(file: string): Promise<number> {
+    const theirs = qemuCheck(file);
+    const r = await img('check', '--output', 'json', file);
+    const ours = JSON.parse(r.stdout) as Record<string, unknown>;
+    const pick = (o: Record<string, unknown>) => Object.fromEntries(REPORT_KEYS.filter((k) => k in o).map((k) => [k, o[k]]));
+    expect([path.basename(file), pick(ours)]).toEqual([path.basename(file), pick(theirs.report)]);
+    expect([path.basename(file), r.status]).toEqual([path.basename(file), theirs.status]);
+    return r.status;
+  }
+
+  it('finds qemu-made images clean, with snapshots, compressed clusters and backing files, as qemu-img does', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'cluster_size=4k', at('k1.qcow2'), '4M']);
+    qemuIo(at('k1.qcow2'), ['write -P 1 0 64k', 'write -P 2 1M 12k', 'write -P 3 3M 4k']);
+    qemu('qemu-img', ['snapshot', '-c', 'one', at('k1.qcow2')]);
+    qemuIo(at('k1.qcow2'), ['write -P 4 8k 8k', 'write -z 1M 4k']);
+    qemu('qemu-img', ['convert', '-c', '-O', 'qcow2', at('k1.qcow2'), at('k2.qcow2')]);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-b', 'k2.qcow2', '-F', 'qcow2', at('k3.qcow2')]);
+    qemuIo(at('k3.qcow2'), ['write -P 9 100k 300k']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'compat=0.10,refcount_bits=16', at('k4.qcow2'), '10M']);
+    qemuIo(at('k4.qcow2'), ['write -P 5 0 5M']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'cluster_size=512,refcount_bits=1', at('k5.qcow2'), '1M']);
+    qemuIo(at('k5.qcow2'), ['write -P 6 0 100k']);
+    for (const f of ['k1.qcow2', 'k2.qcow2', 'k3.qcow2', 'k4.qcow2', 'k5.qcow2', 'a.qcow2', 'top2.qcow2']) expect(await expectCheckLikeQemu(at(f))).toBe(0);
+    const text = await img('check', at('k1.qcow2'));
+    expect(text.stdout).toMatch(/^No errors were found on the image\.\n\d+\/1024 = [\d.]+% allocated, [\d.]+% fragmented, 0\.00% compressed clusters\nImage end offset: \d+\n$/);
+  });
+
+  it('reports the leaks a killed writer leaves (exit 3) and repairs them with -r leaks', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'cluster_size=4k', at('kill.qcow2'), '1M']);
+    qemuIo(at('kill.qcow2'), ['write -P 0x60 0 64k']);
+    qemu('qemu-img', ['snapshot', '-c', 's', at('kill.qcow2')]);
+    const initial = new Uint8Array(readFileSync(at('kill.qcow2')));
+    const statuses = new Set<number>();
+    for (let budget = 0; budget < 40; budget += 3) {
+      const mem = new MemoryImageFile(initial, { name: 'kill.qcow2' });
+      const disk = await Qcow2Image.open(new DyingFile(mem, budget), { readOnly: false });
+      try {
+        for (let k = 0; k < 12; k++) await disk.write(k * 81920 + 512, new Uint8Array(6000).fill(k + 1));
+      } catch (e) {
+        expect(e).toBeInstanceOf(TypervisorError);
+      }
+      const out = at(`kill-${budget}.qcow2`);
+      writeFileSync(out, mem.contents());
+      const status = await expectCheckLikeQemu(out);
+      statuses.add(status);
+      if (status !== 3) continue;
+      const theirs = at(`kill-${budget}-qemu.qcow2`);
+      writeFileSync(theirs, mem.contents());
+      spawnSync('qemu-img', ['check', '-r', 'leaks', theirs]);
+      const r = await img('check', '-r', 'leaks', out);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/The following inconsistencies were found and repaired:\n\n {4}\d+ leaked clusters\n {4}0 corruptions\n\nDouble checking the fixed image now\.\.\.\nNo errors were found on the image\./);
+      expect(r.stderr).toMatch(/^Repairing cluster \d+ refcount=\d+ reference=\d+\n/);
+      expect(qemuCheck(out).status).toBe(0);
+      // qemu-img also punches holes in the freed clusters; the disks must be the same.
+      expect(qemuCheck(theirs).status).toBe(0);
+      expect(compare(out, theirs)).toBe(0);
+    }
+    expect(statuses).toEqual(new Set([0, 3]));
+  });
+
+  it('reports corruption (exit 2) as qemu-img does, and repairs refcounts with -r all', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('bad1.qcow2'), '4M']);
+    qemuIo(at('bad1.qcow2'), ['write -P 1 0 256k']);
+    const b = readFileSync(at('bad1.qcow2'));
+    // Refcount block at cluster 2 (qemu's layout): zero the refcount of data cluster 5.
+    b.writeUInt16BE(0, 2 * 65536 + 5 * 2);
+    writeFileSync(at('bad1.qcow2'), b);
+    expect(await expectCheckLikeQemu(at('bad1.qcow2'))).toBe(2);
+    const text = await img('check', at('bad1.qcow2'));
+    expect(text.stderr).toMatch(/ERROR cluster 5 refcount=0 reference=1/);
+    expect(text.stdout).toMatch(/\d+ errors were found on the image\.\nData may be corrupted/);
+    const fixed = await img('check', '-r', 'all', at('bad1.qcow2'));
+    expect(fixed.status, fixed.stdout + fixed.stderr).toBe(0);
+    expect(qemuCheck(at('bad1.qcow2')).status).toBe(0);
+    qemuIo(at('bad1.qcow2'), ['read -P 1 0 256k']);
+
+    // An L2 entry pointing past the end of the file.
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('bad2.qcow2'), '4M']);
+    qemuIo(at('bad2.qcow2'), ['write -P 1 0 64k']);
+    const c = readFileSync(at('bad2.qcow2'));
+    const l2 = Number(c.readBigUInt64BE(Number(c.readBigUInt64BE(40))) & 0x00fffffffffffe00n);
+    c.writeBigUInt64BE(0x8000000000000000n | (1n << 40n), l2 + 8);
+    writeFileSync(at('bad2.qcow2'), c);
+    expect((await img('check', at('bad2.qcow2'))).status).toBe(2);
+    expect(qemuCheck(at('bad2.qcow2')).status).toBe(2);
+  });
+
+  it('exits 1 when the check cannot be done, and refuses raw images', async () => {
+    const bad = readFileSync(at('i1.qcow2'));
+    bad.writeUInt32BE(30, 20);
+    writeFileSync(at('bad3.qcow2'), bad);
+    let r = await img('check', at('bad3.qcow2'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cluster_bits is 30/);
+    r = await img('check', at('i4.raw'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/raw format has no metadata to check/);
+    r = await img('check', '-r', 'some', at('i1.qcow2'));
+    expect(r.status).toBe(2);
+    expect((await img('check', '--help')).stdout).toMatch(/-r <what>/);
   });
 });

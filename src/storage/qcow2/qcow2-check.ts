@@ -89,7 +89,6 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   const l2Entries = cs / entryBytes;
   /** Entries whose COPIED flag must agree with the final refcount (active tables only). */
   const copiedChecks: { host: number; copied: boolean; what: string }[] = [];
-  let nextContiguous = 0;
 
   const walkL1 = async (l1Offset: number, l1Size: number, active: boolean, label: string) => {
     if (!inc(l1Offset, l1Size * 8, `${label} L1 table`)) return;
@@ -106,6 +105,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
       if (!inc(l2, cs, `${label} L2 table (L1 entry ${i})`)) continue;
       if (active) copiedChecks.push({ host: l2, copied: hi >>> 31 !== 0, what: `L2 cluster l1_index=${i} l1_entry=${hex(hi * TWO_32 + (lo >>> 0))}` });
       const t = new DataView((await readAt(file, cs, l2)).buffer);
+      let nextContiguous = 0; // per L2 table, as QEMU counts fragmentation
       for (let j = 0; j < l2Entries; j++) {
         const ehi = t.getUint32(j * entryBytes);
         const elo = t.getUint32(j * entryBytes + 4);
@@ -221,7 +221,9 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   const maxRef = refBits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** refBits - 1;
   const covered = blockOffsets.length * perBlock;
   let highest = -1;
-  for (let c = 0; c < Math.max(covered, fileClusters); c++) {
+  // Only the file's clusters, as QEMU: a refcount past the end of the file (a writer that died
+  // between raising it and writing the cluster) is neither a leak nor an error until the file grows.
+  for (let c = 0; c < fileClusters; c++) {
     const refcount = c < covered ? getRef(c) : 0;
     const reference = refs.get(c) ?? 0;
     if (refcount > 0 || reference > 0) highest = c;
