@@ -316,3 +316,65 @@ describe('img check', () => {
     expect((await img('check', '--help')).stdout).toMatch(/-r <what>/);
   });
 });
+
+describe('img convert', () => {
+  it('converts qemu-made images both ways; qemu-img compares them equal and checks them clean; outputs stay sparse', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-o', 'cluster_size=4k', at('src.qcow2'), '64M']);
+    qemuIo(at('src.qcow2'), ['write -P 0x11 0 100k', 'write -P 0x22 10M 1M', 'write -P 0x33 63M 1k', 'write -z 10M 64k']);
+    qemu('qemu-img', ['snapshot', '-c', 'snap', at('src.qcow2')]);
+    qemuIo(at('src.qcow2'), ['write -P 0x44 20M 64k']);
+    qemu('qemu-img', ['convert', '-c', '-O', 'qcow2', at('src.qcow2'), at('srcc.qcow2')]);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-b', 'srcc.qcow2', '-F', 'qcow2', at('srcb.qcow2')]);
+    qemuIo(at('srcb.qcow2'), ['write -P 0x55 30M 3M']);
+    qemu('qemu-img', ['convert', '-O', 'raw', at('src.qcow2'), at('src.raw')]);
+
+    for (const [src, fmt, dst] of [
+      ['src.qcow2', 'raw', 'o1.raw'],
+      ['src.qcow2', 'qcow2', 'o2.qcow2'],
+      ['srcc.qcow2', 'qcow2', 'o3.qcow2'],
+      ['srcb.qcow2', 'qcow2', 'o4.qcow2'],
+      ['src.raw', 'qcow2', 'o5.qcow2'],
+      ['o5.qcow2', 'raw', 'o6.raw'],
+    ] as const) {
+      const r = await img('convert', '-O', fmt, at(src), at(dst));
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect([dst, compare(at(src), at(dst))]).toEqual([dst, 0]);
+      if (fmt === 'qcow2') {
+        expect(qemuCheck(at(dst)).status).toBe(0);
+        expect(qemuInfo(at(dst))['virtual-size']).toBe(64 << 20);
+      }
+      // Only the ~4.2 MiB of non-zero data (plus metadata) is stored.
+      expect(statSync(at(dst)).blocks * 512, dst).toBeLessThan(6 << 20);
+    }
+    expect(statSync(at('o1.raw')).size).toBe(64 << 20);
+  });
+
+  it('honours -f, -o cluster_size and shows progress with -p', async () => {
+    const r = await img('convert', '-p', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=16k', at('src.raw'), at('p.qcow2'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^ {4}\(0\.00\/100%\)\r/);
+    expect(r.stderr).toMatch(/ {4}\(100\.00\/100%\)\n$/);
+    expect(r.stderr.split('\r').length).toBeLessThan(110); // throttled
+    expect(qemuInfo(at('p.qcow2'))['cluster-size']).toBe(16384);
+    expect(compare(at('src.raw'), at('p.qcow2'))).toBe(0);
+  });
+
+  it('refuses an existing destination, a missing source, unknown formats and malformed images', async () => {
+    let r = await img('convert', '-O', 'raw', at('src.qcow2'), at('o1.raw'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/o1\.raw already exists\nhint: /);
+    r = await img('convert', '-O', 'raw', at('nothing.qcow2'), at('n.raw'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/nothing\.qcow2: cannot open: no such file/);
+    r = await img('convert', '-O', 'vmdk', at('src.qcow2'), at('n.vmdk'));
+    expect(r.status).toBe(2);
+    r = await img('convert', '-O', 'raw', at('bad.qcow2'), at('n.raw'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not a valid qcow2 image/);
+    expect(existsSync(at('n.raw'))).toBe(false);
+    expect((await img('convert', '--help')).stdout).toMatch(/-p/);
+    const help = await img('--help');
+    expect(help.stdout).toMatch(/create[\s\S]*info[\s\S]*check[\s\S]*convert/);
+  });
+});
