@@ -1,6 +1,7 @@
 // `typervisor img` against Debian's qemu-img: images we create pass `qemu-img check` and read
 // the same in `qemu-img info`; our info/check agree with qemu-img's on qemu-made images;
 // converted images equal their source under `qemu-img compare`.
+import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import type { ImageFile } from '../../src/storage/image-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
+import { checkExitStatus, checkQcow2 } from '../../src/storage/qcow2/qcow2-check.js';
 import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
@@ -376,5 +378,38 @@ describe('img convert', () => {
     expect((await img('convert', '--help')).stdout).toMatch(/-p/);
     const help = await img('--help');
     expect(help.stdout).toMatch(/create[\s\S]*info[\s\S]*check[\s\S]*convert/);
+  });
+});
+
+describe('img check on garbage', () => {
+  it('mutated metadata is reported or refused with a TypervisorError, never a crash or a hang; clean verdicts agree with qemu-img', async () => {
+    // k1 (snapshot, zero cluster) and k2 (compressed) from the tests above, 4 KiB clusters.
+    const bases = ['k1.qcow2', 'k2.qcow2'].map((f) => new Uint8Array(readFileSync(at(f))));
+    let compared = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(bases.length - 1),
+        fc.array(fc.tuple(fc.nat(8 * 4096 - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        async (which, edits) => {
+          const bytes = bases[which].slice();
+          for (const [offset, value] of edits) if (offset < bytes.length) bytes[offset] = value;
+          const started = Date.now();
+          let status: number | undefined;
+          try {
+            status = checkExitStatus(await checkQcow2(new MemoryImageFile(bytes, { name: 'fuzz.qcow2' })));
+          } catch (e) {
+            expect(e).toBeInstanceOf(TypervisorError);
+          }
+          expect(Date.now() - started).toBeLessThan(2000);
+          if (status === 0 && compared < 25) {
+            compared++;
+            const f = at(`fuzz-${compared}.qcow2`);
+            writeFileSync(f, bytes);
+            expect(qemuCheck(f).status).toBe(0);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.IMG_CHECK_FUZZ_RUNS ?? 300) },
+    );
   });
 });

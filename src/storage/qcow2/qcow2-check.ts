@@ -74,7 +74,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
     res.messages.push(`ERROR ${msg}`);
   };
   /** Counts a reference to every cluster in [offset, offset + length). False if it lies past the file. */
-  const inc = (offset: number, length: number, what: string): boolean => {
+  const inc = (offset: number, length: number, what: string, times = 1): boolean => {
     if (length <= 0) return true;
     const firstC = Math.floor(offset / cs);
     const lastC = Math.floor((offset + length - 1) / cs);
@@ -82,7 +82,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
       error(`${what} at ${hex(offset)} lies past the end of the image file (${fileSize} bytes)`);
       return false;
     }
-    for (let c = firstC; c <= lastC; c++) refs.set(c, (refs.get(c) ?? 0) + 1);
+    for (let c = firstC; c <= lastC; c++) refs.set(c, (refs.get(c) ?? 0) + times);
     return true;
   };
   const entryBytes = h.extendedL2 ? 16 : 8;
@@ -90,9 +90,12 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   /** Entries whose COPIED flag must agree with the final refcount (active tables only). */
   const copiedChecks: { host: number; copied: boolean; what: string }[] = [];
 
-  const walkL1 = async (l1Offset: number, l1Size: number, active: boolean, label: string) => {
-    if (!inc(l1Offset, l1Size * 8, `${label} L1 table`)) return;
+  const walkL1 = async (l1Offset: number, l1Size: number, active: boolean, label: string, times1 = 1) => {
+    if (!inc(l1Offset, l1Size * 8, `${label} L1 table`, times1)) return;
     const l1 = new DataView((await readAt(file, l1Size * 8, l1Offset)).buffer);
+    // An L2 table that several L1 entries name (corrupt, or hostile) is read and counted once,
+    // with its references multiplied, so the scan stays linear in the file's size.
+    const tables = new Map<number, number>();
     for (let i = 0; i < l1Size; i++) {
       const hi = l1.getUint32(i * 8);
       const lo = l1.getUint32(i * 8 + 4);
@@ -102,8 +105,11 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
         error(`${label} L1 entry ${i}: L2 table offset ${hex(l2)} is not cluster aligned`);
         continue;
       }
-      if (!inc(l2, cs, `${label} L2 table (L1 entry ${i})`)) continue;
+      if (!inc(l2, cs, `${label} L2 table (L1 entry ${i})`, times1)) continue;
       if (active) copiedChecks.push({ host: l2, copied: hi >>> 31 !== 0, what: `L2 cluster l1_index=${i} l1_entry=${hex(hi * TWO_32 + (lo >>> 0))}` });
+      tables.set(l2, (tables.get(l2) ?? 0) + times1);
+    }
+    for (const [l2, times] of tables) {
       const t = new DataView((await readAt(file, cs, l2)).buffer);
       let nextContiguous = 0; // per L2 table, as QEMU counts fragmentation
       for (let j = 0; j < l2Entries; j++) {
@@ -117,11 +123,11 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
           const sectors = Number(v >> x) + 1;
           if (ehi >>> 31) error(`${where}: compressed cluster with the COPIED flag set`);
           const start = host - (host % 512);
-          inc(start, sectors * 512, `${where}: compressed cluster`);
+          inc(start, sectors * 512, `${where}: compressed cluster`, times);
           if (active) {
-            res.allocatedClusters++;
-            res.compressedClusters++;
-            res.fragmentedClusters++;
+            res.allocatedClusters += times;
+            res.compressedClusters += times;
+            res.fragmentedClusters += times;
           }
           continue;
         }
@@ -131,11 +137,11 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
           error(`${where}: data cluster offset ${hex(host)} is not cluster aligned`);
           continue;
         }
-        if (!inc(host, cs, `${where}: data cluster`)) continue;
+        if (!inc(host, cs, `${where}: data cluster`, times)) continue;
         if (active) {
           copiedChecks.push({ host, copied: ehi >>> 31 !== 0, what: `data cluster l2_entry=${hex(ehi * TWO_32 + (elo >>> 0))}` });
-          res.allocatedClusters++;
-          if (nextContiguous !== 0 && host !== nextContiguous) res.fragmentedClusters++;
+          res.allocatedClusters += times;
+          if (nextContiguous !== 0 && host !== nextContiguous) res.fragmentedClusters += times;
           nextContiguous = host + cs;
         }
       }
@@ -148,15 +154,24 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   // Snapshot table (qcow2.txt "== Snapshots =="): fixed 40 bytes, extra data, id, name, padded to 8.
   if (h.nbSnapshots > 0) {
     let at = h.snapshotsOffset;
+    // Snapshots naming the same L1 table are walked once (a hostile table could name one big
+    // table 65536 times).
+    const l1s = new Map<string, { off: number; size: number; times: number; s: number }>();
     for (let s = 0; s < h.nbSnapshots; s++) {
       const e = new DataView((await readAt(file, 40, at)).buffer);
       const l1Off = e.getUint32(0) * TWO_32 + e.getUint32(4);
       const l1Size = e.getUint32(8);
       const len = 40 + e.getUint32(36) + e.getUint16(12) + e.getUint16(14);
       if (l1Off % cs !== 0 || l1Size * 8 > 32 * 1024 * 1024) error(`snapshot ${s}: L1 table at ${hex(l1Off)} (${l1Size} entries) is invalid`);
-      else await walkL1(l1Off, l1Size, false, `snapshot ${s}`);
+      else {
+        const key = `${l1Off}:${l1Size}`;
+        const seen = l1s.get(key);
+        if (seen) seen.times++;
+        else l1s.set(key, { off: l1Off, size: l1Size, times: 1, s });
+      }
       at += Math.ceil(len / 8) * 8;
     }
+    for (const t of l1s.values()) await walkL1(t.off, t.size, false, `snapshot ${t.s}`, t.times);
     inc(h.snapshotsOffset, at - h.snapshotsOffset, 'the snapshot table');
   }
 
