@@ -33,8 +33,9 @@ function qemuImgCheck(file: string): string {
 
 describe('virtio-blk in the default guest', () => {
   it('mounts an ext4 qcow2 disk, writes files, and leaves qemu-img check clean', async () => {
-    const r = await guest(qcow2, [
+    const r = await guest(`${qcow2},serial=tv-disk-1`, [
       'set -e',
+      'echo "serial=$(cat /sys/block/vda/serial)"',
       'echo "sectors=$(cat /sys/block/vda/size) ro=$(cat /sys/block/vda/ro) dev=$(cat /sys/bus/virtio/devices/virtio0/device)"',
       'mkdir -p /mnt/d',
       'mount -t ext4 /dev/vda /mnt/d',
@@ -43,6 +44,9 @@ describe('virtio-blk in the default guest', () => {
       'dd if=/dev/urandom of=/mnt/d/dir/random.bin bs=4k count=1024 2>/dev/null', // 4 MiB
       'md5sum /mnt/d/dir/random.bin | cut -d" " -f1 > /mnt/d/random.md5',
       'echo "md5=$(cat /mnt/d/random.md5)"',
+      // DISCARD: a file written and removed, then fstrim hands the free space back.
+      'dd if=/dev/urandom of=/mnt/d/scratch bs=1M count=4 2>/dev/null && sync && rm /mnt/d/scratch',
+      'fstrim /mnt/d && echo trimmed',
       'sync',
       'umount /mnt/d',
       'echo written',
@@ -50,6 +54,8 @@ describe('virtio-blk in the default guest', () => {
     expect(r.status, shown(r)).toBe(0);
     const out = stripTerminalQueries(r.stdout);
     expect(out, shown(r)).toContain('sectors=131072 ro=0 dev=0x0002\n'); // 64 MiB in 512-byte sectors
+    expect(out, shown(r)).toContain('serial=tv-disk-1\n'); // GET_ID
+    expect(out, shown(r)).toContain('trimmed\n');
     expect(out, shown(r)).toContain('written\n');
     expect(qemuImgCheck(qcow2)).toContain('No errors were found on the image.');
     // The filesystem is consistent as the host sees it too.
