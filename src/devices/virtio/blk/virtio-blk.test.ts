@@ -309,3 +309,52 @@ describe('virtio-blk (virtio 1.2 §5.2)', () => {
     expect(d.takeUsed().map((u) => u.id)).toEqual([big[1], big[2]]);
   });
 });
+
+describe('virtio-blk on garbage requests (fast-check)', () => {
+  it('answers every request with a status or asks for a reset, and never throws anything but guest errors', async () => {
+    const fc = await import('fast-check');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            type: fc.oneof(fc.constantFrom(0, 1, 4, 8, 10, 11, 13, 14), fc.nat()),
+            sector: fc.oneof(fc.nat(40), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+            headerLen: fc.oneof(fc.constant(16), fc.nat(24)),
+            data: fc.array(fc.record({ len: fc.oneof(fc.constantFrom(16, 512, 1024), fc.nat(2000)), write: fc.boolean() }), { maxLength: 3 }),
+            status: fc.boolean(),
+            segs: fc.array(fc.tuple(fc.nat(40), fc.nat(40), fc.nat(3)), { maxLength: 2 }),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.boolean(),
+        async (requests, readOnly) => {
+          const disk = new FakeDisk(16 * 512, readOnly);
+          const { mem, d, blk, events, request } = session(disk);
+          const heads = requests.map((r) => {
+            const h = request(r.type, r.sector, r.data, { status: r.status, headerLen: r.headerLen });
+            r.segs.forEach(([sector, count, flags], i) => {
+              const at = DATA + h * 0x4000 + 16 * i;
+              mem.writeU64(at, BigInt(sector));
+              mem.writeU32(at + 8, count);
+              mem.writeU32(at + 12, flags);
+            });
+            return h;
+          });
+          try {
+            blk.notify(0);
+          } catch (e) {
+            if (!(e instanceof TypervisorError)) throw e; // the transport turns these into DEVICE_NEEDS_RESET
+            return;
+          }
+          await blk.idle();
+          await settle();
+          const used = d.takeUsed();
+          if (events.some((e) => e.startsWith('reset'))) return;
+          expect(used.map((u) => u.id).sort((a, b) => a - b)).toEqual([...heads].sort((a, b) => a - b));
+          if (readOnly) expect(disk.log.filter((l) => /write|discard/.test(l))).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
