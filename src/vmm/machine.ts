@@ -186,6 +186,9 @@ export class Machine {
       if (this.exit !== undefined) break;
       if (this.resetRequested) {
         this.resetRequested = false;
+        // The old board's disk requests finish before the new board's driver can issue any.
+        await this.disksIdle();
+        this.diskDevices.clear();
         this.board = await this.build();
         continue;
       }
