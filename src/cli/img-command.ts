@@ -161,7 +161,7 @@ function outputOption(): Option {
 
 /**
  * `typervisor img`: qemu-img's everyday subcommands on raw and qcow2 images — create, info,
- * check (qemu-img's exit codes: 0 clean, 2 corruptions, 3 leaks only, 1 not completed), convert.
+ * check (qemu-img's exit codes: 0 clean, 2 corruptions, 3 leaks only, 1 not completed, 63 a format without checks), convert.
  */
 export function addImgCommand(program: Command, streams: CliStreams, done: (status: number) => void): void {
   const out = (text: string) => void streams.stdout.write(new TextEncoder().encode(text));
@@ -246,7 +246,7 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
 
   img
     .command('check')
-    .description('check a qcow2 image\'s refcounts and tables (exit 0 clean, 2 corrupt, 3 leaks only, 1 not completed)')
+    .description('check a qcow2 image\'s refcounts and tables (exit 0 clean, 2 corrupt, 3 leaks only, 1 not completed, 63 not qcow2)')
     .option('-f <fmt>', 'image format (default: probed)')
     .addOption(new Option('-r <what>', 'repair leaked clusters, or all refcount errors').choices(['leaks', 'all']))
     .addOption(outputOption())
@@ -261,7 +261,10 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
         await probeFile.close();
       }
       if (fmt !== 'qcow2') {
-        throw new TypervisorError(`${file}: the ${fmt} format has no metadata to check`, { hint: 'img check examines qcow2 images' });
+        // qemu-img's status for "This image format does not support checks".
+        streams.stderr.write(`typervisor: ${file}: the ${fmt} format has no metadata to check\nhint: img check examines qcow2 images\n`);
+        done(63);
+        return;
       }
       const f = await NodeImageFile.open(file, { writable: opts.r !== undefined });
       let result: Qcow2CheckResult;

@@ -100,6 +100,8 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
       const hi = l1.getUint32(i * 8);
       const lo = l1.getUint32(i * 8 + 4);
       const l2 = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      // Reserved bits 0-8 and 56-62: reported, and the entry used as QEMU does.
+      if ((lo & 0x1ff) !== 0 || (hi & 0x7f000000) !== 0) error(`found L1 entry with reserved bits set: ${(hi * TWO_32 + (lo >>> 0)).toString(16)}`);
       if (l2 === 0) continue;
       if (l2 % cs !== 0) {
         error(`${label} L1 entry ${i}: L2 table offset ${hex(l2)} is not cluster aligned`);
@@ -132,6 +134,9 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
           continue;
         }
         const host = (ehi & 0x00ffffff) * TWO_32 + ((elo & 0xfffffe00) >>> 0);
+        // Reserved bits 1-8 and 56-61 (bit 0 too in v2 and with extended L2 entries).
+        const reservedLo = h.version === 2 || h.extendedL2 ? 0x1ff : 0x1fe;
+        if ((elo & reservedLo) !== 0 || (ehi & 0x3f000000) !== 0) error(`found l2 entry with reserved bits set: ${(ehi * TWO_32 + (elo >>> 0)).toString(16)}`);
         if (host === 0) continue;
         if (host % cs !== 0) {
           error(`${where}: data cluster offset ${hex(host)} is not cluster aligned`);
