@@ -429,3 +429,24 @@ describe('img check on garbage', () => {
     );
   });
 });
+
+describe('img check -r all', () => {
+  it('rewrites wrong COPIED flags as qemu-img does', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('copied.qcow2'), '4M']);
+    qemuIo(at('copied.qcow2'), ['write -P 1 0 192k']);
+    const c = readFileSync(at('copied.qcow2'));
+    const l2 = Number(c.readBigUInt64BE(Number(c.readBigUInt64BE(40))) & 0x00fffffffffffe00n);
+    c.writeUInt8(c.readUInt8(l2 + 8) & 0x7f, l2 + 8); // clear COPIED on the second data cluster
+    c.writeUInt8(c.readUInt8(Number(c.readBigUInt64BE(40))) & 0x7f, Number(c.readBigUInt64BE(40))); // and on the L1 entry
+    writeFileSync(at('copied.qcow2'), c);
+    const r0 = await img('check', '--output', 'json', at('copied.qcow2'));
+    expect(r0.status).toBe(2);
+    expect(JSON.parse(r0.stdout)['corruptions']).toBe(qemuCheck(at('copied.qcow2')).report['corruptions']);
+    const r = await img('check', '-r', 'all', at('copied.qcow2'));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Repairing OFLAG_COPIED data cluster/);
+    expect(r.stdout).toMatch(/0 leaked clusters\n {4}2 corruptions/);
+    expect(qemuCheck(at('copied.qcow2')).status).toBe(0);
+    qemuIo(at('copied.qcow2'), ['read -P 1 0 192k']);
+  });
+});

@@ -88,7 +88,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   const entryBytes = h.extendedL2 ? 16 : 8;
   const l2Entries = cs / entryBytes;
   /** Entries whose COPIED flag must agree with the final refcount (active tables only). */
-  const copiedChecks: { host: number; copied: boolean; what: string }[] = [];
+  const copiedChecks: { host: number; copied: boolean; what: string; entryAt: number; hi: number }[] = [];
 
   const walkL1 = async (l1Offset: number, l1Size: number, active: boolean, label: string, times1 = 1) => {
     if (!inc(l1Offset, l1Size * 8, `${label} L1 table`, times1)) return;
@@ -108,7 +108,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
         continue;
       }
       if (!inc(l2, cs, `${label} L2 table (L1 entry ${i})`, times1)) continue;
-      if (active) copiedChecks.push({ host: l2, copied: hi >>> 31 !== 0, what: `L2 cluster l1_index=${i} l1_entry=${hex(hi * TWO_32 + (lo >>> 0))}` });
+      if (active) copiedChecks.push({ host: l2, copied: hi >>> 31 !== 0, what: `L2 cluster l1_index=${i} l1_entry=${hex(hi * TWO_32 + (lo >>> 0))}`, entryAt: l1Offset + i * 8, hi });
       tables.set(l2, (tables.get(l2) ?? 0) + times1);
     }
     for (const [l2, times] of tables) {
@@ -144,7 +144,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
         }
         if (!inc(host, cs, `${where}: data cluster`, times)) continue;
         if (active) {
-          copiedChecks.push({ host, copied: ehi >>> 31 !== 0, what: `data cluster l2_entry=${hex(ehi * TWO_32 + (elo >>> 0))}` });
+          copiedChecks.push({ host, copied: ehi >>> 31 !== 0, what: `data cluster l2_entry=${hex(ehi * TWO_32 + (elo >>> 0))}`, entryAt: l2 + j * entryBytes, hi: ehi });
           res.allocatedClusters += times;
           if (nextContiguous !== 0 && host !== nextContiguous) res.fragmentedClusters += times;
           nextContiguous = host + cs;
@@ -213,6 +213,8 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
     return v;
   };
   const fixes: (() => Promise<void>)[] = [];
+  /** Refcounts as they will be after this scan's repairs. */
+  const repaired = new Map<number, number>();
   const setRef = (c: number, value: number) => {
     const off = blockOffsets[Math.floor(c / perBlock)];
     const b = blocks.get(off)!;
@@ -253,18 +255,33 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
       res.leaks++;
       const fix = canFix && repair !== undefined;
       res.messages.push(`${fix ? 'Repairing' : 'Leaked'} cluster ${c} refcount=${refcount} reference=${reference}`);
-      if (fix) setRef(c, reference);
+      if (fix) {
+        setRef(c, reference);
+        repaired.set(c, reference);
+      }
     } else {
       res.corruptions++;
       const fix = canFix && repair === 'all';
       res.messages.push(`${fix ? 'Repairing' : 'ERROR'} cluster ${c} refcount=${refcount} reference=${reference}`);
-      if (fix) setRef(c, reference);
+      if (fix) {
+        setRef(c, reference);
+        repaired.set(c, reference);
+      }
     }
   }
-  for (const { host, copied, what } of copiedChecks) {
+  // The COPIED flag (bit 63) says "refcount is exactly one"; -r all rewrites the flag to match
+  // the (repaired) refcount, as qemu-img does.
+  for (const { host, copied, what, entryAt, hi } of copiedChecks) {
     const c = host / cs;
-    const refcount = c < covered ? getRef(c) : 0;
-    if ((refcount === 1) !== copied) error(`OFLAG_COPIED ${what} refcount=${refcount}`);
+    const refcount = repaired.get(c) ?? (c < covered ? getRef(c) : 0);
+    if ((refcount === 1) === copied) continue;
+    if (repair === 'all' && refcount !== 0) {
+      res.corruptions++;
+      res.messages.push(`Repairing OFLAG_COPIED ${what} refcount=${refcount}`);
+      const word = new Uint8Array(4);
+      new DataView(word.buffer).setUint32(0, refcount === 1 ? (hi | 0x80000000) >>> 0 : hi & 0x7fffffff);
+      fixes.push(() => file.pwrite(word, entryAt));
+    } else error(`OFLAG_COPIED ${what} refcount=${refcount}`);
   }
   res.imageEndOffset = (highest + 1) * cs;
   return { result: res, fixes };
