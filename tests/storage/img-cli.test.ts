@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { humanSize, parseImageSize } from '../../src/cli/img-command.js';
 import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import type { ImageFile } from '../../src/storage/image-file.js';
@@ -121,9 +122,11 @@ describe('img create', () => {
     expect(r.stderr).toMatch(/cluster size 1000/);
     r = await img('create', '-f', 'qcow2', '-o', 'preallocation=full', at('x.qcow2'), '1G');
     expect(r.stderr).toMatch(/unsupported image option 'preallocation=full'/);
-    r = await img('create', '-f', 'qcow2', at('a.qcow2'), '1G');
+    writeFileSync(at('exists.qcow2'), 'keep me');
+    r = await img('create', '-f', 'qcow2', at('exists.qcow2'), '1G');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/a\.qcow2 already exists\nhint: /);
+    expect(r.stderr).toMatch(/exists\.qcow2 already exists\nhint: /);
+    expect(readFileSync(at('exists.qcow2'), 'utf8')).toBe('keep me');
     r = await img('create', '-f', 'qcow2', '-b', 'nonexistent.qcow2', at('x.qcow2'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/backing file nonexistent\.qcow2: .*no such file/);
@@ -448,5 +451,23 @@ describe('img check -r all', () => {
     expect(r.stdout).toMatch(/0 leaked clusters\n {4}2 corruptions/);
     expect(qemuCheck(at('copied.qcow2')).status).toBe(0);
     qemuIo(at('copied.qcow2'), ['read -P 1 0 192k']);
+  });
+});
+
+describe('img sizes', () => {
+  it('parses sizes as qemu-img and prints them as qemu-img info does', async () => {
+    expect(parseImageSize('512')).toBe(512);
+    expect(parseImageSize('10k')).toBe(10240);
+    expect(parseImageSize('1.5G')).toBe(1.5 * 2 ** 30);
+    expect(parseImageSize('2T')).toBe(2 * 2 ** 40);
+    expect(parseImageSize('7b')).toBe(7);
+    for (const bad of ['-1', '1.5', '', 'G', '1GB', '10 Q', '9E']) expect(() => parseImageSize(bad), bad).toThrow(TypervisorError);
+    for (const [bytes, file] of [[1001, 's1.qcow2'], [5 * 2 ** 20 + 4096, 's2.qcow2'], [999 * 2 ** 30, 's3.qcow2'], [1500 * 2 ** 20, 's4.qcow2']] as const) {
+      qemu('qemu-img', ['create', '-f', 'qcow2', at(file), String(bytes)]);
+      const theirs = /virtual size: (.*)\n/.exec(qemu('qemu-img', ['info', at(file)]))![1];
+      const ours = /virtual size: (.*)\n/.exec((await img('info', at(file))).stdout)![1];
+      expect(ours).toBe(theirs);
+    }
+    expect(humanSize(196608)).toBe('192 KiB');
   });
 });
