@@ -132,6 +132,7 @@ function checkText(r: Qcow2CheckResult, out: string[]): void {
   if (r.corruptions === 0 && r.leaks === 0 && r.checkErrors === 0) out.push('No errors were found on the image.');
   if (r.corruptions > 0) out.push(`\n${r.corruptions} errors were found on the image.\nData may be corrupted, or further writes to the image may corrupt it.`);
   if (r.leaks > 0) out.push(`\n${r.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.`);
+  if (r.checkErrors > 0) out.push(`\n${r.checkErrors} internal errors have occurred during the check.`);
   if (r.totalClusters !== 0 && r.allocatedClusters !== 0) {
     const pct = (n: number) => ((100 * n) / r.totalClusters).toFixed(2);
     const of = (n: number) => ((100 * n) / r.allocatedClusters).toFixed(2);

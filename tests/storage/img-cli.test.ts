@@ -324,6 +324,12 @@ describe('img check', () => {
     let r = await img('check', at('bad3.qcow2'));
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cluster_bits is 30/);
+    // A refcount table entry outside the file: refcounts unreadable, the check fails (1).
+    const rt = readFileSync(at('k1.qcow2'));
+    rt[Number(rt.readBigUInt64BE(48))] = 0x80;
+    writeFileSync(at('rt-out.qcow2'), rt);
+    expect(await expectCheckLikeQemu(at('rt-out.qcow2'))).toBe(1);
+    expect((await img('check', at('rt-out.qcow2'))).stdout).toMatch(/31 internal errors have occurred during the check/);
     r = await img('check', at('i4.raw'));
     expect(r.status).toBe(63); // as qemu-img's "This image format does not support checks"
     expect(spawnSync('qemu-img', ['check', at('i4.raw')]).status).toBe(63);

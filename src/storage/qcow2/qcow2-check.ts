@@ -187,15 +187,19 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   const refBits = 2 ** h.refcountOrder;
   const perBlock = (cs * 8) / refBits;
   const blockOffsets: number[] = [];
+  /** Table entries naming no valid block: the refcounts they cover cannot be read (qemu-img: check errors). */
+  const unreadable = new Set<number>();
   for (let i = 0; i < rtBytes / 8; i++) {
     const off = rt.getUint32(i * 8) * TWO_32 + rt.getUint32(i * 8 + 4);
     blockOffsets.push(0);
     if (off === 0) continue;
     if (off % cs !== 0) {
       error(`refcount block ${i} is not cluster aligned (${hex(off)})`);
+      unreadable.add(i);
       continue;
     }
     if (inc(off, cs, `refcount block ${i}`)) blockOffsets[i] = off;
+    else unreadable.add(i);
   }
   const blocks = new Map<number, Uint8Array>();
   for (const off of new Set(blockOffsets)) if (off !== 0) blocks.set(off, await readAt(file, cs, off));
@@ -242,10 +246,15 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
 
   const maxRef = refBits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** refBits - 1;
   const covered = blockOffsets.length * perBlock;
-  let highest = -1;
+  let highest = 0; // as QEMU: the image ends after cluster 0 at least
   // Only the file's clusters, as QEMU: a refcount past the end of the file (a writer that died
   // between raising it and writing the cluster) is neither a leak nor an error until the file grows.
   for (let c = 0; c < fileClusters; c++) {
+    if (unreadable.has(Math.floor(c / perBlock))) {
+      res.checkErrors++;
+      res.messages.push(`Can't get refcount for cluster ${c}: Input/output error`);
+      continue;
+    }
     const refcount = c < covered ? getRef(c) : 0;
     const reference = refs.get(c) ?? 0;
     if (refcount > 0 || reference > 0) highest = c;
@@ -271,7 +280,9 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   }
   // The COPIED flag (bit 63) says "refcount is exactly one"; -r all rewrites the flag to match
   // the (repaired) refcount, as qemu-img does.
-  for (const { host, copied, what, entryAt, hi } of copiedChecks) {
+  // QEMU stops this pass at the first refcount it cannot read; we skip it then.
+  const copiedReadable = copiedChecks.every(({ host }) => !unreadable.has(Math.floor(host / cs / perBlock)));
+  for (const { host, copied, what, entryAt, hi } of copiedReadable ? copiedChecks : []) {
     const c = host / cs;
     const refcount = repaired.get(c) ?? (c < covered ? getRef(c) : 0);
     if ((refcount === 1) === copied) continue;
