@@ -330,6 +330,10 @@ describe('img check', () => {
     writeFileSync(at('rt-out.qcow2'), rt);
     expect(await expectCheckLikeQemu(at('rt-out.qcow2'))).toBe(1);
     expect((await img('check', at('rt-out.qcow2'))).stdout).toMatch(/31 internal errors have occurred during the check/);
+    // Past the end but addressable: qemu-img reads the block as zeros (corruptions, exit 2).
+    rt[Number(rt.readBigUInt64BE(48))] = 0x01;
+    writeFileSync(at('rt-out2.qcow2'), rt);
+    expect(await expectCheckLikeQemu(at('rt-out2.qcow2'))).toBe(2);
     r = await img('check', at('i4.raw'));
     expect(r.status).toBe(63); // as qemu-img's "This image format does not support checks"
     expect(spawnSync('qemu-img', ['check', at('i4.raw')]).status).toBe(63);
