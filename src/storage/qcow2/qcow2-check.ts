@@ -190,7 +190,10 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
   /** Table entries naming no valid block: the refcounts they cover cannot be read (qemu-img: check errors). */
   const unreadable = new Set<number>();
   for (let i = 0; i < rtBytes / 8; i++) {
-    const off = rt.getUint32(i * 8) * TWO_32 + rt.getUint32(i * 8 + 4);
+    const lo = rt.getUint32(i * 8 + 4);
+    // Bits 0-8 are reserved: reported, then ignored as QEMU does.
+    if ((lo & 0x1ff) !== 0) error(`refcount table entry ${i} has reserved bits set`);
+    const off = rt.getUint32(i * 8) * TWO_32 + ((lo & ~0x1ff) >>> 0);
     blockOffsets.push(0);
     if (off === 0) continue;
     if (off % cs !== 0) {
@@ -201,7 +204,7 @@ async function scan(file: ImageFile, repair: 'leaks' | 'all' | undefined): Promi
     if (inc(off, cs, `refcount block ${i}`)) blockOffsets[i] = off;
     // QEMU reads a block past the end of the file as zeros, unless the offset is beyond what a
     // block request may address (2^63 - 2^30): then its refcounts cannot be read.
-    else if ((BigInt(rt.getUint32(i * 8)) << 32n) + BigInt(rt.getUint32(i * 8 + 4)) + BigInt(cs) > (1n << 63n) - (1n << 30n)) unreadable.add(i);
+    else if ((BigInt(rt.getUint32(i * 8)) << 32n) + BigInt((lo & ~0x1ff) >>> 0) + BigInt(cs) > (1n << 63n) - (1n << 30n)) unreadable.add(i);
   }
   const blocks = new Map<number, Uint8Array>();
   for (const off of new Set(blockOffsets)) if (off !== 0) blocks.set(off, await readAt(file, cs, off));
