@@ -9,6 +9,7 @@ import { checkExitStatus, checkQcow2, type Qcow2CheckResult } from '../storage/q
 import { createQcow2 } from '../storage/qcow2/qcow2-create.js';
 import { parseQcow2Header, peekClusterBits, HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from '../storage/qcow2/qcow2-header.js';
 import type { CliStreams } from './cli-streams.js';
+import { compareImages } from './img-compare.js';
 import { convertImage } from './img-convert.js';
 import { createNewFile } from './img-files.js';
 
@@ -162,7 +163,7 @@ function outputOption(): Option {
 
 /**
  * `typervisor img`: qemu-img's everyday subcommands on raw and qcow2 images — create, info,
- * check (qemu-img's exit codes: 0 clean, 2 corruptions, 3 leaks only, 1 not completed, 63 a format without checks), convert.
+ * compare (exit 0 identical, 1 different, 2 error, as qemu-img), check (qemu-img's exit codes: 0 clean, 2 corruptions, 3 leaks only, 1 not completed, 63 a format without checks), convert.
  */
 export function addImgCommand(program: Command, streams: CliStreams, done: (status: number) => void): void {
   const out = (text: string) => void streams.stdout.write(new TextEncoder().encode(text));
@@ -243,6 +244,39 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       if (opts.output === 'json') out(`${JSON.stringify(opts.backingChain ? infos : infos[0], null, 4)}\n`);
       else out(infos.map(infoText).join('\n'));
       done(0);
+    });
+
+  img
+    .command('compare')
+    .description('compare two images\' contents (exit 0 identical, 1 different, 2 error)')
+    .option('-f <fmt>', 'first image\'s format (default: probed)')
+    .option('-F <fmt>', 'second image\'s format (default: probed)')
+    .option('-s', 'strict: images of different sizes differ')
+    .option('-q', 'quiet')
+    .argument('<image1>', 'the first image')
+    .argument('<image2>', 'the second image')
+    .action(async (a: string, b: string, opts: { f?: string; F?: string; s?: boolean; q?: boolean }) => {
+      const say = (text: string) => {
+        if (!opts.q) out(text);
+      };
+      try {
+        const r = await compareImages({
+          a,
+          b,
+          ...(opts.f !== undefined ? { formatA: checkFormat(opts.f, '-f') } : {}),
+          ...(opts.F !== undefined ? { formatB: checkFormat(opts.F, '-F') } : {}),
+          ...(opts.s ? { strict: true } : {}),
+        });
+        if (r.sizeMismatch) say(opts.s ? 'Strict mode: Image size mismatch!\n' : 'Warning: Image size mismatch!\n');
+        if (r.identical) say('Images are identical.\n');
+        else if (r.mismatchAt !== undefined) say(`Content mismatch at offset ${r.mismatchAt}!\n`);
+        done(r.identical ? 0 : 1);
+      } catch (e) {
+        // qemu-img compare reserves 1 for "different": errors exit 2.
+        if (!(e instanceof TypervisorError)) throw e;
+        streams.stderr.write(`typervisor: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+        done(2);
+      }
     });
 
   img

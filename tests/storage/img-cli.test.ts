@@ -481,3 +481,34 @@ describe('img sizes', () => {
     expect(humanSize(196608)).toBe('192 KiB');
   });
 });
+
+describe('img compare', () => {
+  it('agrees with qemu-img compare: identical, content mismatch offsets, size mismatch (strict or not), errors', async () => {
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('c1.qcow2'), '8M']);
+    qemuIo(at('c1.qcow2'), ['write -P 1 64k 100k']);
+    qemu('qemu-img', ['convert', '-O', 'raw', at('c1.qcow2'), at('c1.raw')]);
+    qemu('qemu-img', ['create', '-f', 'qcow2', '-b', 'c1.qcow2', '-F', 'qcow2', at('c2.qcow2')]);
+    qemuIo(at('c2.qcow2'), ['write -P 2 3000k 1']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('c3.qcow2'), '9M']);
+    qemuIo(at('c3.qcow2'), ['write -P 1 64k 100k']);
+    qemu('qemu-img', ['create', '-f', 'qcow2', at('c4.qcow2'), '9M']);
+    qemuIo(at('c4.qcow2'), ['write -P 1 64k 100k', 'write -P 3 8200k 4k']);
+    for (const [x, y, extra] of [
+      ['c1.qcow2', 'c1.raw', []],
+      ['c1.qcow2', 'c2.qcow2', []],
+      ['c2.qcow2', 'c1.raw', []],
+      ['c1.qcow2', 'c3.qcow2', []],
+      ['c1.qcow2', 'c3.qcow2', ['-s']],
+      ['c1.qcow2', 'c4.qcow2', []],
+      ['c4.qcow2', 'c1.raw', []],
+    ] as const) {
+      const theirs = spawnSync('qemu-img', ['compare', ...extra, at(x), at(y)], { encoding: 'utf8' });
+      const ours = await img('compare', ...extra, at(x), at(y));
+      expect([x, y, ...extra, ours.status, ours.stdout]).toEqual([x, y, ...extra, theirs.status, theirs.stdout]);
+    }
+    const r = await img('compare', at('c1.qcow2'), at('nothing.qcow2'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/nothing\.qcow2: cannot open: no such file/);
+    expect((await img('compare', '-f', 'vmdk', at('c1.qcow2'), at('c1.raw'))).status).toBe(2);
+  });
+});
