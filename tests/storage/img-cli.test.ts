@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSize, parseImageSize } from '../../src/cli/img-command.js';
 import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
-import type { ImageFile } from '../../src/storage/image-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
 import { checkExitStatus, checkQcow2 } from '../../src/storage/qcow2/qcow2-check.js';
 import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { qemu, qemuIo, tempDir } from './qemu-tools.js';
+import { DyingFile } from './dying-file.js';
 
 const { dir, remove } = tempDir('img-cli-');
 afterAll(remove);
@@ -207,22 +207,6 @@ describe('img info', () => {
   });
 });
 
-/** An ImageFile whose writes fail after `budget` of them, as if the process died there. */
-class DyingFile implements ImageFile {
-  writes = 0;
-  constructor(private readonly inner: MemoryImageFile, private readonly budget: number) {}
-  get name() { return this.inner.name; }
-  get writable() { return true; }
-  size() { return this.inner.size(); }
-  pread(dst: Uint8Array, offset: number) { return this.inner.pread(dst, offset); }
-  async pwrite(src: Uint8Array, offset: number) {
-    if (this.writes++ >= this.budget) throw new TypervisorError('killed');
-    return this.inner.pwrite(src, offset);
-  }
-  truncate(size: number) { return this.inner.truncate(size); }
-  flush() { return this.inner.flush(); }
-  close() { return this.inner.close(); }
-}
 
 describe('img check', () => {
   const REPORT_KEYS = ['image-end-offset', 'total-clusters', 'check-errors', 'leaks', 'corruptions', 'allocated-clusters', 'fragmented-clusters', 'compressed-clusters', 'format'];

@@ -10,12 +10,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TypervisorError } from '../../src/core/errors.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import type { BlockBackend } from '../../src/storage/block-backend.js';
-import type { ImageFile } from '../../src/storage/image-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { blockBackendConformance } from './conformance.js';
 import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
+import { DyingFile } from './dying-file.js';
 
 const tmp = tempDir('qcow2-write-');
 afterAll(() => tmp.remove());
@@ -249,22 +249,6 @@ describe('qcow2 writes pass qemu-img check and read back through qemu-img', () =
   });
 });
 
-/** An ImageFile whose writes start failing after `budget` of them, as if the process died there. */
-class DyingFile implements ImageFile {
-  writes = 0;
-  constructor(private readonly inner: MemoryImageFile, private readonly budget: number) {}
-  get name() { return this.inner.name; }
-  get writable() { return true; }
-  size() { return this.inner.size(); }
-  pread(dst: Uint8Array, offset: number) { return this.inner.pread(dst, offset); }
-  async pwrite(src: Uint8Array, offset: number) {
-    if (this.writes++ >= this.budget) throw new TypervisorError('killed');
-    return this.inner.pwrite(src, offset);
-  }
-  truncate(size: number) { return this.inner.truncate(size); }
-  flush() { return this.inner.flush(); }
-  close() { return this.inner.close(); }
-}
 
 describe('qcow2 write ordering', () => {
   it('a process killed between any two file writes leaves an image with leaks at most, and the completed writes', async () => {
