@@ -42,10 +42,11 @@ describe('--disk PATH[,format=…][,readonly][,serial=…]', () => {
     await closeDisks(disks);
     await expect(disks[0]!.backend.read(0, new Uint8Array(1))).rejects.toThrow(TypervisorError);
     const missing = join(dir, 'missing.qcow2');
-    const e = await openDisks([parseDiskSpec(missing)]).catch((x: unknown) => x as TypervisorError);
+    const refused = (disks: Promise<unknown>) => disks.then(() => { throw new Error('expected a refusal'); }, (x: unknown) => x as TypervisorError);
+    const e = await refused(openDisks([parseDiskSpec(missing)]));
     expect(e.message).toBe(`--disk ${missing}: cannot open: no such file`);
     expect(e.hint).toBe('check the path, or create an image first: qemu-img create -f qcow2 disk.qcow2 1G');
-    const bad = await openDisks([parseDiskSpec(`${join(dir, 'a.img')},format=qcow2`)]).catch((x: unknown) => x as TypervisorError);
+    const bad = await refused(openDisks([parseDiskSpec(`${join(dir, 'a.img')},format=qcow2`)]));
     expect(bad.message).toMatch(/^--disk .*a\.img: not a valid qcow2 image/);
   });
 });

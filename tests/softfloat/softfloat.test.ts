@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateVectors, opName, arity } from "./vectors";
+import { generateVectors, opName, arity } from "./vectors.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
@@ -63,7 +63,7 @@ function runOracle(oracle: string, input: Buffer): Buffer {
 }
 
 async function runSoftfloat(wasmPath: string, input: Buffer): Promise<Buffer> {
-  const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {
+  const instance = await WebAssembly.instantiate(new WebAssembly.Module(new Uint8Array(readFileSync(wasmPath))), {
     env: { abort: () => { throw new Error("wasm abort"); } },
   });
   const ex = instance.exports as {
