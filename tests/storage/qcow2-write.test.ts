@@ -53,6 +53,19 @@ function expectSurvivedKill(out: string, budget: number, died: Write | undefined
   expect(firstDifference(got, model), `budget ${budget}`).toBeUndefined();
 }
 
+/** `qemu-img check` finds the image clean and qemu reads it as `model`, every byte. */
+function expectCleanAs(file: string, model: Uint8Array): void {
+  expectClean(file);
+  expect(firstDifference(qemuRaw(file, tmp.dir), model)).toBeUndefined();
+}
+
+/** The open image reads as `model`, every byte. */
+async function expectReadsAs(disk: BlockBackend, model: Uint8Array): Promise<void> {
+  const back = new Uint8Array(disk.capacity);
+  await disk.read(0, back);
+  expect(firstDifference(back, model)).toBeUndefined();
+}
+
 function expectClean(file: string): void {
   const { status, report } = check(file);
   expect({ status, report }).toMatchObject({ status: 0 });
@@ -175,20 +188,16 @@ describe('qcow2 writes pass qemu-img check and read back through qemu-img', () =
       expect(disk.readOnly).toBe(false);
       const plan = writePlan(disk.capacity, disk.header.clusterSize, label.length * 7919, 48);
       await apply(disk, model, plan);
-      const back = new Uint8Array(disk.capacity);
-      await disk.read(0, back);
-      expect(firstDifference(back, model)).toBeUndefined();
+      await expectReadsAs(disk, model);
       await disk.flush();
       await disk.close();
-      expectClean(file);
-      expect(firstDifference(qemuRaw(file, tmp.dir), model)).toBeUndefined();
+      expectCleanAs(file, model);
       // Rewriting what we allocated goes in place: the file does not grow.
       const size = readFileSync(file).length;
       const again = await openImage(nodeImageFileSystem, file);
       await apply(again, model, plan.map((w) => ({ offset: w.offset, data: w.data.map((b) => b ^ 0x5a) })));
       await again.close();
-      expectClean(file);
-      expect(firstDifference(qemuRaw(file, tmp.dir), model)).toBeUndefined();
+      expectCleanAs(file, model);
       expect(readFileSync(file).length).toBe(size);
     });
   }
@@ -202,8 +211,7 @@ describe('qcow2 writes pass qemu-img check and read back through qemu-img', () =
     const disk = await openImage(nodeImageFileSystem, f);
     await apply(disk, model, writePlan(disk.capacity, 65536, 42, 30));
     await disk.close();
-    expectClean(f);
-    expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+    expectCleanAs(f, model);
     qemu('qemu-img', ['convert', '-O', 'raw', '-l', 'snapshot.name=before', f, at('snap-before.raw')]);
     expect(firstDifference(new Uint8Array(readFileSync(at('snap-before.raw'))), before)).toBeUndefined();
     qemu('qemu-img', ['snapshot', '-d', 'before', f]);
@@ -240,8 +248,7 @@ describe('qcow2 writes pass qemu-img check and read back through qemu-img', () =
             }
           }
           await disk.close();
-          expectClean(f);
-          expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+          expectCleanAs(f, model);
         },
       ),
       { numRuns: Number(process.env.QCOW2_WRITE_RUNS ?? 12) },
@@ -296,12 +303,9 @@ describe('qcow2 refcount table growth', () => {
     await disk.write(1024, data);
     model.set(data, 1024);
     expect(disk.header.refcountTableClusters).toBeGreaterThan(1);
-    const back = new Uint8Array(disk.capacity);
-    await disk.read(0, back);
-    expect(firstDifference(back, model)).toBeUndefined();
+    await expectReadsAs(disk, model);
     await disk.close();
-    expectClean(f);
-    expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+    expectCleanAs(f, model);
   });
 
   it('a process killed at any write while the table grows leaves leaks at most', async () => {
@@ -379,20 +383,16 @@ describe('qcow2 discard', () => {
         const last = off + len === disk.capacity ? off + len : Math.floor((off + len) / cs) * cs;
         if (last > first) model.fill(0, first, last);
       }
-      const back = new Uint8Array(disk.capacity);
-      await disk.read(0, back);
-      expect(firstDifference(back, model)).toBeUndefined();
+      await expectReadsAs(disk, model);
       await disk.close();
-      expectClean(f);
-      expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+      expectCleanAs(f, model);
       // Freed clusters are allocated again before the file grows.
       const size = readFileSync(f).length;
       const again = await openImage(nodeImageFileSystem, f);
       await apply(again, model, [{ offset: 2 * cs, data: new Uint8Array(cs * 8).fill(3) }]);
       await again.close();
       if (zeroes) expect(readFileSync(f).length).toBe(size);
-      expectClean(f);
-      expect(firstDifference(qemuRaw(f, tmp.dir), model)).toBeUndefined();
+      expectCleanAs(f, model);
     });
   }
 
