@@ -145,25 +145,21 @@ export class Machine {
     await Promise.all([...this.diskDevices].map((d) => d.idle()));
   }
 
+  /**
+   * Builds one boot's board. The board stops its own hart when a device ends the run (the
+   * finisher); SBI shutdown and reboot arrive between slices, where the loop looks at them.
+   */
   private async build(): Promise<VirtBoard> {
-    const board = await this.buildBoard();
-    for (const d of board.disks) this.diskDevices.add(d);
-    return board;
-  }
-
-  private buildBoard(): Promise<VirtBoard> {
-    return buildVirtBoard(this.config, this.createHart, this.now, {
+    const board = await buildVirtBoard(this.config, this.createHart, this.now, {
       console: (bytes) => this.output.push(bytes),
-      exit: (code, reason) => {
-        this.finish({ reason, code });
-        this.board?.hart.requestStop();
-      },
+      exit: (code, reason) => this.finish({ reason, code }),
       reset: () => {
         this.resetRequested = true;
-        this.board?.hart.requestStop();
       },
       wake: () => this.wake?.(),
     });
+    for (const d of board.disks) this.diskDevices.add(d);
+    return board;
   }
 
   private async loop(): Promise<void> {
