@@ -63,12 +63,13 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       throw e;
     }
   };
+  if (opts.kernel === undefined && biosWord === 'none') {
+    throw new TypervisorError('--bios none needs a --kernel (the default guest boots with SBI firmware)', {
+      hint: 'give a bare-metal ELF with --kernel, or drop --bios none',
+    });
+  }
+  const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
   if (opts.kernel === undefined) {
-    if (biosWord === 'none') {
-      throw new TypervisorError('--bios none needs a --kernel (the default guest boots with SBI firmware)', {
-        hint: 'give a bare-metal ELF with --kernel, or drop --bios none',
-      });
-    }
     const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
     const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number };
     const config = await defaultGuestConfig({
@@ -79,7 +80,6 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(initrd ? { initrd } : {}),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
-    const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
     return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));
   }
   if (command.length) {
@@ -87,7 +87,6 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       hint: 'drop --kernel to use the default guest, or start the command from your own initrd',
     });
   }
-  const bios = biosWord ?? (await readGuestFile(opts.bios, 'firmware'));
   const kernel = await readGuestFile(opts.kernel, 'kernel');
   const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
   return withDisks((all) =>
