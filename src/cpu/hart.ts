@@ -185,7 +185,7 @@ export class Hart {
   /**
    * Plays the part of M-mode firmware handing the hart to a supervisor (what OpenSBI does before
    * jumping to Linux): every exception but ecall-from-S and the S-level interrupts are delegated
-   * to S (privileged spec §3.1.8), counters and Sstc/Zicbo* are opened to S (mcounteren,
+   * to S (privileged spec §3.1.8), counters and Sstc/Zicbo* are opened to S (mcounteren, scounteren as OpenSBI sets it,
    * menvcfg §3.1.11–12), PMP entry 0 grants all memory (with entries implemented, an
    * unmatched S access would fault, §3.7.1), S-mode ecalls exit to the host as SBI calls, and
    * the hart continues in S-mode at `entry` with satp = 0.
@@ -195,6 +195,10 @@ export class Hart {
     v.setBigUint64(L.S_MEDELEG, 0xb3ffn & ~(1n << 9n), true);
     v.setBigUint64(L.S_MIDELEG, BigInt(Irq.SSIP | Irq.STIP | Irq.SEIP), true);
     v.setBigUint64(L.S_MCOUNTEREN, 0xffff_ffffn, true);
+    // OpenSBI's hart init opens cycle, time and instret to U-mode too (scounteren = CY|TM|IR);
+    // Linux narrows it only when the SBI PMU extension is there. Without it user rdtime — the
+    // vDSO's clock_gettime — would trap as an illegal instruction.
+    v.setBigUint64(L.S_SCOUNTEREN, 7n, true);
     v.setBigUint64(L.S_MENVCFG, (1n << 63n) | 0xf0n, true); // STCE | CBZE | CBCFE | CBIE
     v.setBigUint64(L.S_PMPADDR, 0x3f_ffff_ffff_ffffn, true); // NAPOT covering all of 2^56
     v.setUint8(L.S_PMPCFG, 0x1f); // A = NAPOT, R W X
