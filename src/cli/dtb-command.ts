@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { TypervisorError } from '../core/errors.js';
 import { RamGuestMemory } from '../core/guest-memory.js';
 import { VIRT_MAP } from '../board/memory-map.js';
+import { closeDisks } from '../host/disk-image.js';
 import { loadBoot } from '../vmm/boot-loader.js';
+import { disksOf } from '../vmm/machine-config.js';
 import type { CliStreams } from './cli-streams.js';
 import { addMachineOptions, machineConfigFromFlags, type MachineFlags } from './run-command.js';
 
@@ -25,6 +27,8 @@ export function addDtbCommand(program: Command, streams: CliStreams & { stdoutIs
       });
     }
     const config = await machineConfigFromFlags(opts, [], streams);
+    // Disks are opened (and so checked) as for a boot, but only their slots reach the tree.
+    await closeDisks(disksOf(config));
     const ram = new RamGuestMemory(new Uint8Array(config.memBytes), VIRT_MAP.dram.base);
     const { fdt } = loadBoot(config, ram);
     const blob = ram.bytes.slice(fdt.address - ram.base, fdt.address - ram.base + fdt.size);

@@ -111,6 +111,18 @@ describe('typervisor CLI', () => {
     expect(r.stdout).not.toContain('virtio_mmio@10006000');
   });
 
+  it('dtb takes --disk like run: the disk gets a slot, a missing image is an error', async () => {
+    const disk = join(dir, 'dtb-disk.raw');
+    writeFileSync(disk, new Uint8Array(1 << 20));
+    const r = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-rng', '--disk', `${disk},format=raw`]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('virtio_mmio@10008000');
+    expect(r.stdout).toContain('virtio_mmio@10007000');
+    const missing = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--disk', join(dir, 'no-such.qcow2')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no-such.qcow2');
+  });
+
   it('reports a bad ELF precisely', async () => {
     const bad = join(dir, 'bad.elf');
     writeFileSync(bad, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x9000_0000, data: Uint8Array.of(1) }] }));

@@ -20,7 +20,7 @@ export interface MachineFlags {
   mem?: string;
   /** `--device TYPE`, repeatable. */
   device?: string[];
-  /** `--disk PATH[,format=…][,readonly]`, repeatable (run only). */
+  /** `--disk PATH[,format=…][,readonly]`, repeatable. */
   disk?: string[];
 }
 
@@ -34,7 +34,13 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--initrd <path>', 'initial ramdisk (cpio) for the kernel')
     .option('--append <args>', 'kernel command line')
     .option('--mem <size>', 'guest RAM, e.g. 512M or 2G (16M to 3.5G; default 512M, 128M with --bios none)')
-    .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[]);
+    .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[])
+    .option(
+      '--disk <spec>',
+      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
+    );
 }
 
 /**
@@ -109,12 +115,6 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
       .description('boot a virtual machine (a `virt` board, like qemu-system-riscv64 -machine virt); with no options, the default Debian guest')
       .argument('[command...]', 'after --: run this command in the default guest instead of a shell; its exit status becomes ours'),
   )
-    .option(
-      '--disk <spec>',
-      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
-      (spec: string, all: string[]) => [...all, spec],
-      [] as string[],
-    )
     .action(async (command: string[], opts: MachineFlags) => {
     const config = await machineConfigFromFlags(opts, command, streams);
     done(await runMachine(config, streams, machineOptions));
