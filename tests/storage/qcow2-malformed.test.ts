@@ -71,7 +71,8 @@ describe('qcow2 header validation', () => {
     ['header_length not a multiple of 8', (b) => be.setU32(b, 100, 105), /header_length is 105/],
     ['header_length beyond the cluster', (b) => be.setU32(b, 100, 0x20000), /header_length is 131072/],
     ['header extension past the header area', (b) => { be.setU32(b, be.u32(b, 100), 0x12345678); be.setU32(b, be.u32(b, 100) + 4, 0xfffffff0); }, /header extension 0x12345678 at byte 112 has length 4294967280/],
-    ['backing_file_size 2000', (b) => { be.setU64(b, 8, 512); be.setU32(b, 16, 2000); }, /backing_file_size is 2000; it must be 1\.\.1023/],
+    ['backing_file_size 2000', (b) => { be.setU64(b, 8, 512); be.setU32(b, 16, 2000); }, /backing_file_size is 2000; it must be at most 1023/],
+    ['backing_file_offset past the first cluster, empty name', (b) => be.setU64(b, 8, 70000), /backing_file_offset 70000 lies past the first cluster \(65536 bytes\)/],
     ['backing name outside the first cluster', (b) => { be.setU64(b, 8, 65530); be.setU32(b, 16, 100); }, /backing_file_offset 65530 with backing_file_size 100 is not inside the first cluster/],
     ['backing name not UTF-8', (b) => { be.setU64(b, 8, 4000); be.setU32(b, 16, 2); b[4000] = 0xff; b[4001] = 0xfe; }, /backing file name is not valid UTF-8/],
     ['file shorter than a header', (b) => b.fill(0, 72), /header_length is 0/],
@@ -100,6 +101,23 @@ describe('qcow2 header validation', () => {
       be.setU64(b, 72, 1n << 9n);
     });
     expect((await failure(bytes))?.message).toMatch(/unknown bits set: bit 9 \(dirty bit\)/);
+  });
+
+  it('reads a backing_file_offset with backing_file_size 0 as no backing file, as qemu-img does', async () => {
+    const bytes = patched(good, (b) => be.setU64(b, 8, 512));
+    const img = await openBytes(bytes);
+    expect(img.backing).toBeUndefined();
+    const ours = new Uint8Array(img.capacity);
+    await img.read(0, ours);
+    await img.close();
+    const theirs = imageBytes((dir) => {
+      const f = path.join(dir, 'empty-backing-name.qcow2');
+      writeFileSync(f, bytes);
+      expect(JSON.parse(qemu('qemu-img', ['info', '--output', 'json', f]))['backing-filename']).toBeUndefined();
+      qemu('qemu-img', ['convert', '-O', 'raw', f, path.join(dir, 'out.raw')]);
+      return path.join(dir, 'out.raw');
+    });
+    expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
   });
 
   it('reads images with the dirty and corrupt bits set (read-only)', async () => {

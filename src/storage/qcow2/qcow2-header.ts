@@ -240,9 +240,13 @@ export function parseQcow2Header(name: string, cluster0: Uint8Array, fileSize: n
 
   // Backing file name: inside the first cluster, after the header, at most 1023 bytes.
   let backingFile: string | undefined;
-  if (backingFileOffset !== 0) {
-    if (backingFileSize === 0 || backingFileSize > MAX_BACKING_NAME) {
-      fail(name, `backing_file_size is ${backingFileSize}; it must be 1..${MAX_BACKING_NAME}`);
+  if (backingFileOffset !== 0 && backingFileSize === 0) {
+    // An empty name means no backing file (QEMU reads it as ""), but the offset must still be
+    // inside the first cluster: QEMU refuses it otherwise ("Invalid backing file offset").
+    if (backingFileOffset > clusterSize) fail(name, `backing_file_offset ${backingFileOffset} lies past the first cluster (${clusterSize} bytes)`);
+  } else if (backingFileOffset !== 0) {
+    if (backingFileSize > MAX_BACKING_NAME) {
+      fail(name, `backing_file_size is ${backingFileSize}; it must be at most ${MAX_BACKING_NAME}`);
     }
     if (backingFileOffset < headerLength || backingFileOffset + backingFileSize > Math.min(clusterSize, cluster0.length)) {
       fail(name, `backing_file_offset ${backingFileOffset} with backing_file_size ${backingFileSize} is not inside the first cluster after the header`);
