@@ -60,7 +60,10 @@ export interface BlockStatus {
   readonly data: boolean;
   /** The bytes read as zeros because this image says so (a zero cluster, a hole). */
   readonly zero: boolean;
-  /** Where the range starts in this image's file, when it has one place there (absent for compressed data). */
+  /**
+   * Where the range starts in this image's file, when it has one place there (absent for
+   * compressed data). Unallocated ranges may have one too (a host cluster reserved for them).
+   */
   readonly offset?: number;
 }
 

@@ -34,7 +34,10 @@ async function statusAt(top: BlockBackend, offset: number, length: number): Prom
       return { start: offset, length: len, depth, present: true, zero: st.zero, data: st.data, ...(st.offset !== undefined ? { offset: st.offset } : {}) };
     }
     const below = layer.backing;
-    if (below === undefined || offset >= below.capacity) return { start: offset, length: len, depth, present: false, zero: true, data: false };
+    if (below === undefined || offset >= below.capacity) {
+      // Zeros nobody allocated; qemu keeps the offset of a host cluster reserved for them.
+      return { start: offset, length: len, depth, present: false, zero: true, data: false, ...(st.offset !== undefined ? { offset: st.offset } : {}) };
+    }
     len = Math.min(len, below.capacity - offset);
     layer = below;
     depth++;

@@ -483,7 +483,7 @@ export class Qcow2Image implements BlockBackend {
             const at = m.host === 0 ? {} : { offset: m.host + inCluster };
             if ((m.alloc >>> sub) & 1) st = { length: n, data: true, zero: false, ...at };
             else if ((m.zero >>> sub) & 1) st = { length: n, data: false, zero: true, ...at };
-            else st = { length: n, data: false, zero: false };
+            else st = { length: n, data: false, zero: false, ...at }; // qemu: UNALLOCATED_ALLOC keeps its offset
             break;
           }
         }

@@ -116,23 +116,33 @@ export async function resizeQcow2(file: ImageFile, target: (current: number) => 
     const lv = new DataView(l1.buffer);
     const table = new Uint8Array(cs);
     const drop: number[] = [];
+    const clearTails: Array<[number, number]> = [];
     for (let i = Math.floor(firstGone / l2Entries); i < h.l1Size; i++) {
       const l2 = (lv.getUint32(i * 8) & 0xffffff) * TWO_32 + (lv.getUint32(i * 8 + 4) & 0xfffffe00);
       if (l2 === 0) continue;
       if ((await file.pread(table, l2)) < cs) throw new TypervisorError(`${name}: corrupt qcow2 image: L2 table at 0x${l2.toString(16)} lies past the end of the file`);
       const entryBytes = cs / l2Entries;
-      for (let j = Math.max(0, firstGone - i * l2Entries); j < l2Entries; j++) {
-        for (let b = 0; b < entryBytes; b++) {
-          if (table[j * entryBytes + b] !== 0) {
-            const guest = (i * l2Entries + j) * cs;
-            throw new TypervisorError(`${name}: cannot shrink to ${size} bytes: the cluster at guest offset ${guest} (0x${guest.toString(16)}) is allocated`, {
-              hint: 'discard the data past the new end first (e.g. qemu-io -c "discard OFFSET LEN"), or convert the image',
-            });
-          }
+      const tv = new DataView(table.buffer);
+      const from = Math.max(0, firstGone - i * l2Entries);
+      let zeroFlags = false;
+      for (let j = from; j < l2Entries; j++) {
+        const hi = tv.getUint32(j * entryBytes);
+        const lo = tv.getUint32(j * entryBytes + 4);
+        // A cluster that only reads as zeros (zero flag, no host cluster) holds nothing: it may go.
+        const nothing = hi === 0 && (lo & ~1) === 0 && (!h.extendedL2 || tv.getUint32(j * entryBytes + 12) === 0);
+        if (!nothing) {
+          const guest = (i * l2Entries + j) * cs;
+          throw new TypervisorError(`${name}: cannot shrink to ${size} bytes: the cluster at guest offset ${guest} (0x${guest.toString(16)}) is allocated`, {
+            hint: 'discard the data past the new end first (e.g. qemu-io -c "discard OFFSET LEN"), or convert the image',
+          });
         }
+        if (lo !== 0 || (h.extendedL2 && tv.getUint32(j * entryBytes + 8) !== 0)) zeroFlags = true;
       }
+      // A table that stays keeps no zero flags past the end (a later grow must read the backing file there).
+      if (from > 0 && zeroFlags) clearTails.push([l2 + from * entryBytes, (l2Entries - from) * entryBytes]);
       if (i * l2Entries >= firstGone) drop.push(i);
     }
+    for (const [at, len] of clearTails) await file.pwrite(new Uint8Array(len), at);
     if (drop.length > 0) {
       const refcounts = await loadRefcounts(file, h, fileSize);
       for (const i of drop) {
