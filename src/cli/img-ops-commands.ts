@@ -99,7 +99,7 @@ export function addImgOpsCommands(img: Command, streams: CliStreams, done: (stat
     .option('-q', 'quiet')
     .argument('<file>', 'the image')
     .argument('<size>', 'new size, or +SIZE / -SIZE relative to the current one (k, M, G, T suffixes)')
-    .argument('[more...]')
+    .argument('[options...]', '--shrink or -q after a negative size')
     // "-1G" is a size, not an option: commander passes what it does not know as arguments.
     .allowUnknownOption()
     .action(async (file: string, sizeText: string, more: string[], opts: { f?: string; shrink?: boolean; q?: boolean }) => {

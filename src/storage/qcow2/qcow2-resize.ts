@@ -120,6 +120,7 @@ export async function resizeQcow2(file: ImageFile, target: (current: number) => 
     for (let i = Math.floor(firstGone / l2Entries); i < h.l1Size; i++) {
       const l2 = (lv.getUint32(i * 8) & 0xffffff) * TWO_32 + (lv.getUint32(i * 8 + 4) & 0xfffffe00);
       if (l2 === 0) continue;
+      if (l2 % cs !== 0) throw new TypervisorError(`${name}: corrupt qcow2 image: L1 entry ${i}: L2 table offset 0x${l2.toString(16)} is not aligned to the cluster size`, { hint: 'qemu-img check shows what is damaged' });
       if ((await file.pread(table, l2)) < cs) throw new TypervisorError(`${name}: corrupt qcow2 image: L2 table at 0x${l2.toString(16)} lies past the end of the file`);
       const entryBytes = cs / l2Entries;
       const tv = new DataView(table.buffer);
