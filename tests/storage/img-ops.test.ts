@@ -10,10 +10,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
+import { mapImage } from '../../src/storage/image-map.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
+import { openImage } from '../../src/storage/open-image.js';
+import { setQcow2Backing } from '../../src/storage/qcow2/qcow2-backing-header.js';
 import { makeQcow2Empty } from '../../src/storage/qcow2/qcow2-make-empty.js';
 import { resizeQcow2 } from '../../src/storage/qcow2/qcow2-resize.js';
 import { DyingFile } from './dying-file.js';
+import { be, MemoryImageFileSystem, smallImage } from './qcow2-images.js';
 import { qemu, qemuIo, tempDir } from './qemu-tools.js';
 
 const { dir, remove } = tempDir('img-ops-');
@@ -450,5 +454,71 @@ describe('img rebase', () => {
       expect(run('qemu-img', ['rebase', ...args, file]).status).toBe(1);
     }
     expect(existsSync(path.join(d, 'nonexistent.qcow2'))).toBe(false);
+    // The old backing file is gone: a safe rebase cannot know what to keep; -u still works.
+    const lonely = path.join(d, 'lonely.qcow2');
+    copyFileSync(c.top, lonely);
+    qemu('qemu-img', ['rebase', '-u', '-b', 'gone.qcow2', '-F', 'qcow2', lonely]);
+    const before = readFileSync(lonely);
+    const r = await img('rebase', '-b', 'base.qcow2', '-F', 'qcow2', lonely);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/gone\.qcow2/);
+    expect(readFileSync(lonely).equals(before)).toBe(true);
+    expect(run('qemu-img', ['rebase', '-b', 'base.qcow2', '-F', 'qcow2', lonely]).status).toBe(1);
+    expect((await img('rebase', '-u', '-b', 'mid.qcow2', '-F', 'qcow2', lonely)).status).toBe(0);
+    expect(compare(lonely, c.top)).toBe(0);
+  });
+});
+
+describe('img ops on hostile images', () => {
+  it('map, resize, empty and backing rewrites of mutated qcow2 images work or throw TypervisorError, in bounded time', async () => {
+    const base = smallImage({ clusterSize: 4096 });
+    const l1 = be.u64(base, 40);
+    const l2 = Number(be.u64n(base, l1) & 0x00ff_ffff_ffff_fe00n);
+    const rt = be.u64(base, 48);
+    const rb = be.u64(base, rt);
+    const spots = [8, 16, 24, 36, 40, 48, 56, 60, l1, l1 + 8, l2, l2 + 8, l2 + 64 * 8, l2 + 128 * 8, rt, rt + 8, rb, rb + 2];
+    const mutation = fc.record({
+      spot: fc.nat(spots.length - 1),
+      delta: fc.nat(7),
+      value: fc.oneof(fc.constantFrom(0n, 1n, 0x1000n, 0x8000_0000_0000_1000n, 0x4000_0000_0000_1000n, (1n << 64n) - 1n, 0x2_0000_0000n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+    });
+    const ops: Array<[string, (bytes: Uint8Array) => Promise<unknown>]> = [
+      ['map', async (bytes) => {
+        const disk = await openImage(new MemoryImageFileSystem({ 'img.qcow2': bytes }), 'img.qcow2', { readOnly: true });
+        try {
+          return await mapImage(disk);
+        } finally {
+          await disk.close();
+        }
+      }],
+      ['grow', (bytes) => resizeQcow2(new MemoryImageFile(bytes), () => 3 * 2 ** 30)],
+      ['shrink', (bytes) => resizeQcow2(new MemoryImageFile(bytes), () => 256 << 10)],
+      ['empty', (bytes) => makeQcow2Empty(new MemoryImageFile(bytes))],
+      ['rebase -u', (bytes) => setQcow2Backing(new MemoryImageFile(bytes), { name: 'b.raw', format: 'raw' })],
+    ];
+    const outcomes = { ok: 0, refused: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat(ops.length - 1), async (ms, op) => {
+        const bytes = base.slice();
+        for (const m of ms) {
+          const at = Math.min(spots[m.spot] + m.delta * 8, bytes.length - 8);
+          be.setU64(bytes, at, m.value);
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${ops[op][0]}: no answer within 3 s`)), 3000)));
+        try {
+          await Promise.race([ops[op][1](bytes), limit]);
+          outcomes.ok++;
+        } catch (e) {
+          if (!(e instanceof TypervisorError)) throw e;
+          outcomes.refused++;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+      { numRuns: Number(process.env.IMG_OPS_FUZZ_RUNS ?? 300) },
+    );
+    expect(outcomes.ok).toBeGreaterThan(15);
+    expect(outcomes.refused).toBeGreaterThan(15);
   });
 });

@@ -76,6 +76,7 @@ export async function resizeQcow2(file: ImageFile, target: (current: number) => 
   const size = target(h.size);
   refuseMetadataChange(name, h, 'resize it');
   if (h.nbSnapshots > 0) throw new TypervisorError(`${name}: Can't resize an image which has snapshots`, { hint: 'delete them with qemu-img snapshot -d, or use a new overlay' });
+  if (!Number.isSafeInteger(size) || size < 0) throw new TypervisorError(`${name}: invalid new size ${size}`, { hint: 'a size must be a non-negative number of bytes' });
   if (size % 512 !== 0) throw new TypervisorError(`${name}: The new size must be a multiple of 512 (${size} is not)`, { hint: 'round it to a multiple of 512' });
   if (size === h.size) return;
   const cs = h.clusterSize;
