@@ -284,6 +284,37 @@ describe('img resize', () => {
     }
     expect(sizes).toEqual(new Set([4 << 20, 8 * 2 ** 30]));
   });
+
+  it('leaves a clean or merely leaky image when killed while shrinking past empty L2 tables', async () => {
+    const d = freshDir();
+    const src = path.join(d, 'src.qcow2');
+    qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512', src, '1M']);
+    qemuIo(src, ['write -P 1 0 20k', 'write -P 2 600k 100k', 'discard 600k 100k']);
+    const original = new Uint8Array(readFileSync(src));
+    const smaller = path.join(d, 'smaller.qcow2');
+    copyFileSync(src, smaller);
+    qemu('qemu-img', ['resize', '-q', '--shrink', smaller, '256k']);
+    for (let budget = 0; ; budget++) {
+      const mem = new MemoryImageFile(original, { name: 'mem' });
+      let finished = true;
+      try {
+        await resizeQcow2(new DyingFile(mem, budget), () => 256 << 10);
+      } catch (e) {
+        expect(e).toBeInstanceOf(TypervisorError);
+        finished = false;
+      }
+      const out = path.join(d, `kill-${budget}.qcow2`);
+      writeFileSync(out, mem.contents());
+      expect([0, 3], `killed after ${budget} writes`).toContain(checkStatus(out));
+      expect(run('qemu-img', ['compare', out, info(out).size === 256 << 10 ? smaller : src]).stdout).toMatch(/identical/);
+      if (finished) {
+        expect(checkStatus(out)).toBe(0);
+        expect(info(out).size).toBe(256 << 10);
+        break;
+      }
+      expect(budget).toBeLessThan(200);
+    }
+  });
 });
 
 describe('img commit', () => {
