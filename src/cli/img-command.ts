@@ -12,6 +12,7 @@ import type { CliStreams } from './cli-streams.js';
 import { compareImages } from './img-compare.js';
 import { convertImage } from './img-convert.js';
 import { createNewFile } from './img-files.js';
+import { addImgOpsCommands } from './img-ops-commands.js';
 
 const FORMATS = ['qcow2', 'raw'];
 
@@ -340,4 +341,6 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       });
       done(0);
     });
+
+  addImgOpsCommands(img, streams, done);
 }

@@ -21,6 +21,10 @@ import { TypervisorError } from '../core/errors.js';
  * - `discard` (optional) tells the backend a range is no longer needed; afterwards the range
  *   reads as its old contents or as zeros (each implementation says which). Backends without it
  *   make device models leave discard support out.
+ * - `blockStatus` (optional) describes how bytes from `offset` are stored in THIS image only
+ *   (not its backing chain): see {@link BlockStatus}. It covers at least one byte and at most
+ *   `length` (which must be > 0 and inside the disk); callers loop. `backing` is the opened
+ *   backing image, if any, so a caller can continue below where a range is not allocated.
  * - After `close` resolves, every method rejects. Problems a user can act on (malformed image
  *   metadata, I/O errors) reject with `TypervisorError`; anything else is a bug.
  */
@@ -39,6 +43,28 @@ export interface BlockBackend {
   discard?(offset: number, length: number): Promise<void>;
   /** Releases the backend and what it opened (backing images included). */
   close(): Promise<void>;
+  /** How the first bytes of `[offset, offset + length)` are stored in this image (see the contract). */
+  blockStatus?(offset: number, length: number): Promise<BlockStatus>;
+  /** The backing image the unallocated ranges read from (undefined: they read as zeros). */
+  readonly backing?: BlockBackend | undefined;
+}
+
+/**
+ * The allocation status of a range in one image of a chain, as qemu's block status flags
+ * (BDRV_BLOCK_DATA, _ZERO, _OFFSET_VALID; "allocated" is _DATA or _ZERO): what `img map` prints.
+ */
+export interface BlockStatus {
+  /** Bytes from the asked offset with this status: 1 ≤ length ≤ the asked length. */
+  readonly length: number;
+  /** The bytes are stored as data in this image's file. */
+  readonly data: boolean;
+  /** The bytes read as zeros because this image says so (a zero cluster, a hole). */
+  readonly zero: boolean;
+  /**
+   * Where the range starts in this image's file, when it has one place there (absent for
+   * compressed data). Unallocated ranges may have one too (a host cluster reserved for them).
+   */
+  readonly offset?: number;
 }
 
 /**

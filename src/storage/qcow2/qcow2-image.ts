@@ -1,7 +1,7 @@
 // Reading qcow2 images (versions 2 and 3). Spec: QEMU docs/interop/qcow2.txt.
 import { inflateSync } from 'fflate';
 import { TypervisorError } from '../../core/errors.js';
-import { type BlockBackend, checkRange } from '../block-backend.js';
+import { type BlockBackend, type BlockStatus, checkRange } from '../block-backend.js';
 import type { ImageFile } from '../image-file.js';
 import { AsyncMutex } from '../async-mutex.js';
 import { TableCache } from './l2-cache.js';
@@ -26,7 +26,8 @@ export interface Qcow2OpenOptions {
 /** Where a guest cluster's bytes come from. */
 type Mapping =
   | { readonly kind: 'unallocated' }
-  | { readonly kind: 'zero' }
+  /** `host`: a preallocated zero cluster's place (0: none). */
+  | { readonly kind: 'zero'; readonly host?: number }
   | { readonly kind: 'data'; readonly host: number }
   | { readonly kind: 'compressed'; readonly host: number; readonly length: number }
   /** A standard cluster with extended L2 entries: per-subcluster allocation and zero bitmaps. */
@@ -449,6 +450,55 @@ export class Qcow2Image implements BlockBackend {
     }
   }
 
+  /**
+   * How guest bytes from `offset` are stored in this image (BlockBackend contract): one
+   * cluster's (or subcluster's) mapping, extended over following clusters that map the same
+   * way (host offsets contiguous). Unallocated L1 entries are skipped whole.
+   */
+  async blockStatus(offset: number, length: number): Promise<BlockStatus> {
+    this.check('block status', offset, length);
+    if (length === 0) throw new TypervisorError(`${this.file.name}: block status of 0 bytes`);
+    const cs = this.clusterSize;
+    const end = offset + length;
+    let first: BlockStatus | undefined;
+    for (let pos = offset; pos < end; ) {
+      const cluster = Math.floor(pos / cs);
+      const inCluster = pos - cluster * cs;
+      let n = Math.min(end - pos, cs - inCluster);
+      let st: BlockStatus;
+      if (this.l2Offsets[Math.floor(cluster / this.l2Entries)] === 0) {
+        const tableEnd = (Math.floor(cluster / this.l2Entries) + 1) * this.l2Entries * cs;
+        n = Math.min(end, tableEnd) - pos;
+        st = { length: n, data: false, zero: false };
+      } else {
+        const m = await this.lookup(cluster, pos);
+        switch (m.kind) {
+          case 'unallocated': st = { length: n, data: false, zero: false }; break;
+          case 'zero': st = m.host ? { length: n, data: false, zero: true, offset: m.host + inCluster } : { length: n, data: false, zero: true }; break;
+          case 'data': st = { length: n, data: true, zero: false, offset: m.host + inCluster }; break;
+          case 'compressed': st = { length: n, data: true, zero: false }; break;
+          case 'subclusters': {
+            const sub = Math.floor(inCluster / this.subclusterSize);
+            n = Math.min(n, (sub + 1) * this.subclusterSize - inCluster);
+            const at = m.host === 0 ? {} : { offset: m.host + inCluster };
+            if ((m.alloc >>> sub) & 1) st = { length: n, data: true, zero: false, ...at };
+            else if ((m.zero >>> sub) & 1) st = { length: n, data: false, zero: true, ...at };
+            else st = { length: n, data: false, zero: false, ...at }; // qemu: UNALLOCATED_ALLOC keeps its offset
+            break;
+          }
+        }
+      }
+      if (first === undefined) first = st;
+      else {
+        const same = st.data === first.data && st.zero === first.zero && (st.offset === undefined) === (first.offset === undefined);
+        if (!same || (st.offset !== undefined && st.offset !== first.offset! + first.length)) break;
+        first = { ...first, length: first.length + st.length };
+      }
+      pos += n;
+    }
+    return first!;
+  }
+
   /** "If there is no backing file or the backing file is smaller than the image, they shall read zeros". */
   private async readBacking(pos: number, part: Uint8Array): Promise<void> {
     const b = this.backing;
@@ -505,7 +555,7 @@ export class Qcow2Image implements BlockBackend {
     const host = (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
     const copied = hi >>> 31 !== 0;
     if (host % cs !== 0) throw corrupt(name, `${what}: host cluster offset 0x${host.toString(16)} is not aligned to the cluster size (${cs})`);
-    if (zeroFlag) return ZERO; // "the cluster reads as all zeros" whatever its offset
+    if (zeroFlag) return host === 0 ? ZERO : { kind: 'zero', host }; // "the cluster reads as all zeros" whatever its offset
     if (host === 0 && copied) throw corrupt(name, `${what}: host cluster offset 0 with bit 63 set (only valid with an external data file)`);
     if (h.extendedL2) {
       const alloc = bitmapLo >>> 0;

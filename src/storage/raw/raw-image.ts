@@ -1,5 +1,5 @@
 import { TypervisorError } from '../../core/errors.js';
-import { type BlockBackend, checkRange } from '../block-backend.js';
+import { type BlockBackend, type BlockStatus, checkRange } from '../block-backend.js';
 import type { ImageFile } from '../image-file.js';
 
 /**
@@ -49,6 +49,12 @@ export class RawImage implements BlockBackend {
   async discard(offset: number, length: number): Promise<void> {
     this.check('discard', offset, length);
     this.checkWritable('discard');
+  }
+
+  /** Every byte is data at the same offset of the file (holes are not visible to us: no SEEK_HOLE in Node or browsers). */
+  async blockStatus(offset: number, length: number): Promise<BlockStatus> {
+    this.check('block status', offset, length);
+    return { length, data: true, zero: false, offset };
   }
 
   async close(): Promise<void> {
