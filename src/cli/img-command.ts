@@ -12,6 +12,8 @@ import type { CliStreams } from './cli-streams.js';
 import { compareImages } from './img-compare.js';
 import { convertImage } from './img-convert.js';
 import { createNewFile } from './img-files.js';
+import { addImgSnapshotCommand, listSnapshots, snapshotJson, snapshotListText } from './img-snapshot.js';
+import type { Qcow2Snapshot } from '../storage/qcow2/qcow2-snapshot-table.js';
 
 const FORMATS = ['qcow2', 'raw'];
 
@@ -61,6 +63,8 @@ export function humanSize(bytes: number): string {
 
 /** Image facts with qemu-img's `--output json` field names. */
 export interface ImageInfo {
+  /** qcow2 internal snapshots (present only when there are some, as qemu-img prints them). */
+  snapshots?: Record<string, unknown>[];
   'virtual-size': number;
   filename: string;
   format: string;
@@ -87,7 +91,8 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
     const cluster0 = new Uint8Array(Math.min(2 ** peekClusterBits(filename, probe), size));
     await file.pread(cluster0, 0);
     const h = parseQcow2Header(filename, cluster0, size);
-    const info: ImageInfo = { 'virtual-size': h.size, filename, 'cluster-size': h.clusterSize, format: 'qcow2', 'actual-size': actual, 'dirty-flag': (h.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n };
+    const snaps: Qcow2Snapshot[] = h.nbSnapshots > 0 ? await listSnapshots(filename) : [];
+    const info: ImageInfo = { ...(snaps.length > 0 ? { snapshots: snapshotJson(snaps) } : {}), 'virtual-size': h.size, filename, 'cluster-size': h.clusterSize, format: 'qcow2', 'actual-size': actual, 'dirty-flag': (h.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n };
     const data: Record<string, string | number | boolean> = { compat: h.version === 3 ? '1.1' : '0.10' };
     // Field order and presence as QEMU 7.2's qcow2_get_specific_info.
     data['compression-type'] = h.compressionType === 1 ? 'zstd' : 'zlib';
@@ -98,6 +103,7 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
       data['extended-l2'] = h.extendedL2;
     }
     info['format-specific'] = { type: 'qcow2', data };
+    if (snaps.length > 0) snapshotLists.set(info, snapshotListText(snaps));
     if (h.backingFile !== undefined) {
       info['backing-filename'] = h.backingFile;
       info['full-backing-filename'] = path.isAbsolute(h.backingFile) ? h.backingFile : path.join(path.dirname(filename), h.backingFile);
@@ -109,6 +115,9 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
   }
 }
 
+/** The text form of an info's snapshot list (the JSON form drops what the text needs: local dates). */
+const snapshotLists = new WeakMap<ImageInfo, string>();
+
 function infoText(i: ImageInfo): string {
   const lines = [`image: ${i.filename}`, `file format: ${i.format}`, `virtual size: ${humanSize(i['virtual-size'])} (${i['virtual-size']} bytes)`];
   if (i['actual-size'] !== undefined) lines.push(`disk size: ${humanSize(i['actual-size'])}`);
@@ -119,6 +128,8 @@ function infoText(i: ImageInfo): string {
     if (i['backing-filename-format'] !== undefined) lines.push(`backing file format: ${i['backing-filename-format']}`);
   }
   if (i['dirty-flag']) lines.push('cleanly shut down: no');
+  const snaps = snapshotLists.get(i);
+  if (snaps !== undefined) lines.push(snaps.trimEnd());
   if (i['format-specific']) {
     lines.push('Format specific information:');
     for (const [k, v] of Object.entries(i['format-specific'].data)) lines.push(`    ${k.replace(/-/g, ' ')}: ${v}`);
@@ -340,4 +351,6 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       });
       done(0);
     });
+
+  addImgSnapshotCommand(img, streams, done);
 }

@@ -7,6 +7,7 @@ import { AsyncMutex } from '../async-mutex.js';
 import { TableCache } from './l2-cache.js';
 import { HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
 import { Qcow2Refcounts } from './qcow2-refcounts.js';
+import { type Qcow2Snapshot, readSnapshotTable } from './qcow2-snapshot-table.js';
 
 /** Opens a backing file named in an image: `name` as recorded, `format` from the backing format extension (undefined: probe). */
 export type OpenBacking = (name: string, format: string | undefined) => Promise<BlockBackend>;
@@ -52,8 +53,10 @@ interface Region {
  * refcounts exact, writing every metadata change through at once in a safe order (see
  * qcow2-refcounts.ts and `writeCluster`): a process killed at any moment leaves an image that
  * `qemu-img check` finds clean or with leaked clusters only. Requests on a writable image run
- * one at a time. `discard` frees whole clusters; the refcount table grows when full. Not yet:
- * compressed writes, writing images with extended L2 entries, internal snapshots.
+ * one at a time. `discard` frees whole clusters; the refcount table grows when full. Clusters
+ * and L2 tables shared with internal snapshots (refcount above 1) are copied before they are
+ * written (qcow2-snapshots.ts takes and applies snapshots). Not yet: writing images with
+ * extended L2 entries.
  */
 export class Qcow2Image implements BlockBackend {
   readonly capacity: number;
@@ -73,6 +76,8 @@ export class Qcow2Image implements BlockBackend {
   private refcounts: Qcow2Refcounts | undefined;
   /** Every L2 table the active L1 table points at or pointed at (guest data never goes there). */
   private readonly l2Tables = new Set<number>();
+  /** The internal snapshots (qcow2-snapshots.ts changes them; an open image only reads the list). */
+  snapshots: readonly Qcow2Snapshot[] = [];
   /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
   readonly lookups: Record<Mapping['kind'], number> = { unallocated: 0, zero: 0, data: 0, compressed: 0, subclusters: 0 };
 
@@ -148,6 +153,10 @@ export class Qcow2Image implements BlockBackend {
       l1Copied[i] = hi >>> 31;
     }
 
+    // The snapshot table ("== Snapshots =="), validated here so a malformed one fails open as in
+    // QEMU; guest data must never land on it.
+    const snapshotTable = await readSnapshotTable(file, header, fileSize);
+
     let backing: BlockBackend | undefined;
     if (header.backingFile !== undefined) {
       if (options.openBacking === undefined) {
@@ -157,6 +166,8 @@ export class Qcow2Image implements BlockBackend {
     }
     try {
       const image = new Qcow2Image(file, header, fileSize, l2Offsets, l1Copied, backing, Math.max(0, options.l2CacheBytes ?? 4 * 1024 * 1024), readOnly);
+      image.snapshots = snapshotTable.snapshots;
+      if (snapshotTable.bytes > 0) image.metadata.push({ what: 'the snapshot table', start: header.snapshotsOffset, end: header.snapshotsOffset + snapshotTable.bytes });
       if (!readOnly) await image.prepareWriting();
       return image;
     } catch (e) {
@@ -303,7 +314,9 @@ export class Qcow2Image implements BlockBackend {
     const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${cluster * cs + inCluster})`);
     const copied = hi >>> 31 !== 0;
     const oldHost = m.kind === 'zero' || m.kind === 'unallocated' ? (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0) : m.kind === 'data' ? m.host : 0;
-    if (m.kind === 'data' && copied) {
+    // COPIED promises refcount 1; a hostile or stale flag must not let a write reach a cluster a
+    // snapshot shares, so the refcount itself decides (its block is cached).
+    if (m.kind === 'data' && copied && (await refcounts.get(m.host)) === 1) {
       this.checkNotTable(m.host, 'data cluster');
       await this.file.pwrite(data, m.host + inCluster);
       this.grew(m.host + inCluster + data.length);
@@ -317,7 +330,7 @@ export class Qcow2Image implements BlockBackend {
     }
     full.set(data, inCluster);
     // A preallocated zero cluster of our own (zero flag, COPIED) is reused in place.
-    const reuse = m.kind === 'zero' && copied && oldHost !== 0;
+    const reuse = m.kind === 'zero' && copied && oldHost !== 0 && (await refcounts.get(oldHost)) === 1;
     const host = reuse ? oldHost : await refcounts.allocate();
     this.checkNotTable(host, reuse ? 'preallocated zero cluster' : 'free cluster');
     await this.file.pwrite(full, host);
@@ -388,8 +401,11 @@ export class Qcow2Image implements BlockBackend {
    */
   private async writableL2(l1Index: number): Promise<number> {
     const old = this.l2Offsets[l1Index];
-    if (old !== 0 && this.l1Copied[l1Index]) return old;
     const refcounts = this.refcounts!;
+    if (old !== 0 && this.l1Copied[l1Index]) {
+      if ((await refcounts.get(old)) === 1) return old;
+      this.l1Copied[l1Index] = 0; // shared after all (COPIED was wrong): copy it below
+    }
     const cs = this.clusterSize;
     const fresh = await refcounts.allocate();
     this.checkNotTable(fresh, 'free cluster');
