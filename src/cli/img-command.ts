@@ -336,9 +336,11 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
     .addOption(new Option('-O <fmt>', 'output format').choices(FORMATS).default('raw'))
     .option('-o <options>', 'output format options: cluster_size=SIZE', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-p', 'show progress on standard error')
+    .option('-c', 'compress the clusters of a qcow2 output (deflate, as qemu-img convert -c)')
     .argument('<src>', 'the source image')
     .argument('<dst>', 'the new image (must not exist)')
-    .action(async (src: string, dst: string, opts: { f?: string; O: string; o: string[]; p?: boolean }) => {
+    .action(async (src: string, dst: string, opts: { f?: string; O: string; o: string[]; p?: boolean; c?: boolean }) => {
+      if (opts.c && opts.O !== 'qcow2') throw new TypervisorError('compression (-c) needs a qcow2 output', { hint: 'add -O qcow2' });
       const o = parseCreateOptions(opts.o);
       if (opts.O === 'raw' && o.clusterSize !== undefined) throw new TypervisorError('raw images have no cluster size', { hint: 'use -O qcow2' });
       await convertImage({
@@ -347,6 +349,7 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
         ...(opts.f !== undefined ? { srcFormat: checkFormat(opts.f, '-f') } : {}),
         dstFormat: opts.O as 'raw' | 'qcow2',
         ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}),
+        ...(opts.c ? { compress: true } : {}),
         ...(opts.p ? { progress: (text: string) => void streams.stderr.write(text) } : {}),
       });
       done(0);

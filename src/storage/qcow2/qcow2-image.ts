@@ -76,6 +76,9 @@ export class Qcow2Image implements BlockBackend {
   private refcounts: Qcow2Refcounts | undefined;
   /** Every L2 table the active L1 table points at or pointed at (guest data never goes there). */
   private readonly l2Tables = new Set<number>();
+  /** Where the next compressed cluster goes (0: start a new host cluster) and the end of that host cluster. */
+  private packNext = 0;
+  private packEnd = 0;
   /** The internal snapshots (qcow2-snapshots.ts changes them; an open image only reads the list). */
   snapshots: readonly Qcow2Snapshot[] = [];
   /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
@@ -339,6 +342,60 @@ export class Qcow2Image implements BlockBackend {
     if (!reuse) await this.release(m, oldHost);
   }
 
+  /**
+   * Stores guest cluster `offset / cluster size` as a compressed cluster (qcow2.txt "Compressed
+   * Clusters Descriptor"): `deflated` is one whole cluster, raw-deflated as compression type 0
+   * (zlib) expects it, shorter than a cluster. Compressed clusters are packed one after another,
+   * each starting on a 512-byte sector, into host clusters; every host cluster a compressed
+   * cluster touches gets one reference for it (the first by allocation, then +1 each), raised
+   * before the data and the L2 entry are written. A descriptor may run into the next host
+   * cluster only when that is the next one allocated.
+   */
+  async writeCompressed(offset: number, deflated: Uint8Array): Promise<void> {
+    const cs = this.clusterSize;
+    this.check('write', offset, Math.min(cs, this.capacity - offset));
+    if (this.readOnly || this.mutex === undefined) throw new TypervisorError(`${this.file.name}: write refused: the disk is read-only`);
+    if (offset % cs !== 0) throw new TypervisorError(`${this.file.name}: a compressed write must start on a cluster (offset ${offset})`);
+    const len = deflated.length;
+    if (len === 0 || Math.ceil(len / 512) >= cs / 512) {
+      throw new TypervisorError(`${this.file.name}: a compressed cluster of ${len} bytes saves no space in ${cs}-byte clusters`);
+    }
+    return this.mutex.run(async () => {
+      if (this.closed) throw new TypervisorError(`${this.file.name}: write after close`);
+      const refcounts = this.refcounts!;
+      const cluster = offset / cs;
+      const l1Index = Math.floor(cluster / this.l2Entries);
+      const l2Index = cluster - l1Index * this.l2Entries;
+      const l2Offset = await this.writableL2(l1Index);
+      const table = await this.l2Table(l2Offset);
+      const at = l2Index * 8;
+      const hi = table.getUint32(at);
+      const lo = table.getUint32(at + 4);
+      const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${offset})`);
+      const oldHost = m.kind === 'compressed' ? 0 : (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const bytes = Math.ceil(len / 512) * 512;
+      let start = this.packNext;
+      if (start !== 0 && start + bytes <= this.packEnd) {
+        await refcounts.add(this.packEnd - cs, 1); // one more compressed cluster in the current host cluster
+      } else {
+        const fresh = await refcounts.allocate();
+        this.checkNotTable(fresh, 'free cluster');
+        if (start !== 0 && fresh === this.packEnd && start < this.packEnd) {
+          await refcounts.add(this.packEnd - cs, 1); // runs on from the current host cluster into the next
+        } else start = fresh;
+        this.packEnd = fresh + cs;
+      }
+      await this.file.pwrite(deflated, start);
+      this.grew(start + len);
+      // x = 62 - (cluster_bits - 8) bits of offset, then the count of additional sectors.
+      const x = 62n - BigInt(this.header.clusterBits - 8);
+      const entry = (1n << 62n) | (BigInt(bytes / 512 - 1) << x) | BigInt(start);
+      await this.setL2Raw(table, l2Offset, at, Number(entry >> 32n) >>> 0, Number(entry & 0xffffffffn) >>> 0);
+      this.packNext = start + bytes;
+      await this.release(m, oldHost);
+    });
+  }
+
   /** Drops the references an L2 entry held, once nothing points at them any more. */
   private async release(m: Mapping, oldHost: number): Promise<void> {
     const cs = this.clusterSize;
@@ -350,6 +407,7 @@ export class Qcow2Image implements BlockBackend {
       const last = Math.floor((start + Math.ceil((m.length + (m.host % 512)) / 512) * 512 - 1) / cs);
       for (let c = first; c <= last; c++) await refcounts.add(c * cs, -1);
       this.inflated.clear();
+      this.packNext = 0; // the host cluster being packed may have just been freed
     } else if (oldHost !== 0) {
       await refcounts.add(oldHost, -1);
     }
