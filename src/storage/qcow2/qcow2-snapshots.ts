@@ -23,7 +23,7 @@
 import { TypervisorError } from '../../core/errors.js';
 import type { ImageFile } from '../image-file.js';
 import { checkQcow2 } from './qcow2-check.js';
-import { HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, MAX_REFCOUNT_TABLE_BYTES, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
+import { HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, MAX_REFCOUNT_TABLE_BYTES, MAX_SNAPSHOTS, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
 import { Qcow2Refcounts } from './qcow2-refcounts.js';
 import { findSnapshot, type Qcow2Snapshot, readSnapshotTable, serializeSnapshotTable } from './qcow2-snapshot-table.js';
 
@@ -54,6 +54,7 @@ export interface SnapshotCreateOptions {
 /** Takes a disk-only snapshot named `name` of the image in `file` (opened writable). Returns its ID. */
 export async function createSnapshot(file: ImageFile, name: string, options: SnapshotCreateOptions = {}): Promise<string> {
   const { header: h, snapshots } = await prepare(file);
+  if (snapshots.length >= MAX_SNAPSHOTS) throw new TypervisorError(`${file.name}: the image already has ${snapshots.length} snapshots, the most qcow2 allows`, { hint: 'delete some with img snapshot -d' });
   // QEMU's find_new_snapshot_id: one more than the largest numeric ID.
   let max = 0;
   for (const s of snapshots) {
