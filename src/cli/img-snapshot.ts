@@ -21,6 +21,7 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 
 /** The list as `qemu-img snapshot -l` prints it (dates in local time, as QEMU does). */
 export function snapshotListText(snapshots: readonly Qcow2Snapshot[]): string {
+  if (snapshots.length === 0) return ''; // qemu-img prints nothing at all then
   const lines = ['Snapshot list:', `${'ID'.padEnd(10)}${'TAG'.padEnd(17)}${'VM SIZE'.padStart(8)}${'DATE'.padStart(20)}${'VM CLOCK'.padStart(13)}${'ICOUNT'.padStart(11)}`];
   for (const s of snapshots) {
     const d = new Date(s.dateSec * 1000);

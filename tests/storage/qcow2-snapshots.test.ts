@@ -224,6 +224,8 @@ describe('snapshots qemu-img takes, changed by us', () => {
       expectClean(f);
       expect(qemuSnapshots(f)).toEqual([]);
       expect(firstDifference(qemuRaw(f, tmp.dir), at2)).toBeUndefined();
+      expect((await img('snapshot', '-l', f)).stdout).toBe(qemu('qemu-img', ['snapshot', '-l', f]));
+      expect((await img('info', f)).stdout).not.toContain('Snapshot list');
     });
   }
 
