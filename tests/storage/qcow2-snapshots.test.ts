@@ -188,6 +188,63 @@ describe('snapshots across layouts', () => {
   });
 });
 
+describe('images with refcount problems', () => {
+  /** A qemu-made image's bytes, its first refcount block's offset and its first data cluster index. */
+  function image(): { b: Buffer; block: number; data: number } {
+    const f = base('rc.qcow2');
+    const b = readFileSync(f);
+    const block = be.u64(b, be.u64(b, 48));
+    const l2 = Number(be.u64n(b, be.u64(b, 40)) & 0xffffffffffe00n);
+    const data = Number(be.u64n(b, l2) & 0xffffffffffe00n) / 4096;
+    return { b, block, data };
+  }
+
+  it('leaked clusters are reclaimed (refcounts are recounted)', async () => {
+    const { b, block } = image();
+    const grown = Buffer.concat([b.subarray(0, Math.ceil(b.length / 4096) * 4096), Buffer.alloc(b.length % 4096 === 0 ? 4096 : Math.ceil(b.length / 4096) * 4096 - b.length + 4096)]);
+    const extra = Math.floor(b.length / 4096) + (b.length % 4096 === 0 ? 0 : 1);
+    grown.writeUInt16BE(1, block + 2 * extra); // an unreferenced cluster with refcount 1: a leak
+    const f = at('leaky.qcow2');
+    writeFileSync(f, grown);
+    expect(qemuCheck(f).report['leaks']).toBe(1);
+    expect((await img('snapshot', '-c', 's', f)).status).toBe(0);
+    expectClean(f);
+  });
+
+  it('an image with a too-low refcount is refused and left as it was', async () => {
+    const { b, block, data } = image();
+    b.writeUInt16BE(0, block + 2 * data);
+    const f = at('corrupt.qcow2');
+    writeFileSync(f, b);
+    expect(qemuCheck(f).status).toBe(2);
+    const r = await img('snapshot', '-c', 's', f);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/refcount or table errors \(ERROR cluster \d+ refcount=0 reference=1\); snapshots are not changed/);
+    expect(r.stderr).toMatch(/check -r all/);
+    expect(Buffer.compare(readFileSync(f), b)).toBe(0);
+  });
+});
+
+describe('our writer and COPIED flags that lie', () => {
+  it('a COPIED flag set on a cluster and L2 table shared with a snapshot does not let a write reach them', async () => {
+    const f = base('liar.qcow2');
+    const before = qemuRaw(f, tmp.dir);
+    qemu('qemu-img', ['snapshot', '-c', 's', f]);
+    const b = readFileSync(f);
+    const l1 = be.u64(b, 40);
+    const l2 = Number(be.u64n(b, l1) & 0xffffffffffe00n);
+    be.setU64(b, l1, be.u64n(b, l1) | (1n << 63n));
+    be.setU64(b, l2, be.u64n(b, l2) | (1n << 63n));
+    writeFileSync(f, b);
+    expect(qemuCheck(f).status).toBe(2); // the flags disagree with the refcounts
+    const disk = await Qcow2Image.open(await NodeImageFile.open(f, { writable: true }), { readOnly: false });
+    await disk.write(100, new Uint8Array(1000).fill(0xee));
+    await disk.close();
+    qemu('qemu-img', ['snapshot', '-a', 's', f]);
+    expect(firstDifference(qemuRaw(f, tmp.dir), before)).toBeUndefined();
+  });
+});
+
 describe('snapshots qemu-img takes, changed by us', () => {
   /** An image with two qemu-made snapshots between qemu-io writes; returns the raw disk at each. */
   function qemuMade(name: string, extra: string[] = []): { f: string; at1: Uint8Array; at2: Uint8Array; now: Uint8Array } {
