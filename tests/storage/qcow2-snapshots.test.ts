@@ -176,6 +176,19 @@ describe('snapshots across layouts', () => {
     });
   }
 
+  it('a 0-byte disk (no L1 table): take, apply, delete stay clean', async () => {
+    const f = at('zero-size.qcow2');
+    qemu('qemu-img', ['create', '-q', '-f', 'qcow2', f, '0']);
+    expect((await img('snapshot', '-c', 'a', f)).status).toBe(0);
+    expectClean(f);
+    qemu('qemu-img', ['snapshot', '-c', 'b', f]);
+    expect((await img('snapshot', '-a', 'b', f)).status).toBe(0);
+    expectClean(f);
+    expect((await img('snapshot', '-d', 'a', f)).status).toBe(0);
+    expect((await img('snapshot', '-d', 'b', f)).status).toBe(0);
+    expectClean(f);
+  });
+
   it('1-bit refcounts cannot hold a shared cluster: refused before anything is written', async () => {
     const f = at('refcount1.qcow2');
     qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096,refcount_bits=1', f, '1M']);

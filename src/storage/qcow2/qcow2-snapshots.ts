@@ -238,8 +238,9 @@ async function commit(file: ImageFile, h: Qcow2Header, snapshots: readonly Qcow2
     return c;
   };
 
-  const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / cs));
-  const newL1 = (await take(l1Clusters)) * cs;
+  // A 0-byte disk has no L1 table (l1_size 0, l1_table_offset 0, as qemu-img creates it).
+  const l1Clusters = Math.ceil((l1Size * 8) / cs);
+  const newL1 = l1Clusters === 0 ? 0 : (await take(l1Clusters)) * cs;
   const l2At: number[] = [];
   for (let k = 0; k < copies.length; k++) l2At.push((await take(1)) * cs);
   const snapBytes = serializeSnapshotTable(snapshots);
@@ -301,7 +302,7 @@ async function commit(file: ImageFile, h: Qcow2Header, snapshots: readonly Qcow2
     l1v.setUint32(index * 8, (0x80000000 | Math.floor(l2At[k] / TWO_32)) >>> 0);
     l1v.setUint32(index * 8 + 4, l2At[k] >>> 0);
   });
-  await file.pwrite(l1, newL1);
+  if (l1Clusters > 0) await file.pwrite(l1, newL1);
   if (snapAt !== 0) {
     const padded = new Uint8Array(snapClusters * cs);
     padded.set(snapBytes);
