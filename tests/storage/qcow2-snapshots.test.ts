@@ -201,6 +201,56 @@ describe('snapshots across layouts', () => {
   });
 });
 
+describe('random sequences of snapshot operations and writes', () => {
+  type Step = { op: 'write'; offset: number; len: number; byte: number } | { op: 'create' } | { op: 'apply' | 'delete'; pick: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.record({ op: fc.constant('write' as const), offset: fc.nat(1024 * 1024 - 1), len: fc.integer({ min: 1, max: 12000 }), byte: fc.integer({ min: 1, max: 255 }) }),
+    fc.record({ op: fc.constant('create' as const) }),
+    fc.record({ op: fc.constantFrom('apply' as const, 'delete' as const), pick: fc.nat(10) }),
+  );
+  it('match a model of the disk and its snapshots, and qemu-img agrees with every snapshot left', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 14 }), async (steps) => {
+        const f = at(`seq-${run++}.qcow2`);
+        qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', f, '1M']);
+        let disk = qemuRaw(f, tmp.dir);
+        const snaps = new Map<string, Uint8Array>();
+        let n = 0;
+        for (const s of steps) {
+          const names = [...snaps.keys()];
+          if (s.op === 'write') {
+            const q = await Qcow2Image.open(await NodeImageFile.open(f, { writable: true }), { readOnly: false });
+            const data = new Uint8Array(Math.min(s.len, disk.length - s.offset)).fill(s.byte);
+            await q.write(s.offset, data);
+            await q.close();
+            disk.set(data, s.offset);
+          } else if (s.op === 'create') {
+            const name = `s${n++}`;
+            expect((await img('snapshot', '-c', name, f)).status).toBe(0);
+            snaps.set(name, disk.slice());
+          } else if (names.length > 0) {
+            const name = names[s.pick % names.length];
+            expect((await img('snapshot', s.op === 'apply' ? '-a' : '-d', name, f)).status).toBe(0);
+            if (s.op === 'apply') disk = snaps.get(name)!.slice();
+            else snaps.delete(name);
+          }
+        }
+        expectClean(f);
+        expect(firstDifference(qemuRaw(f, tmp.dir), disk)).toBeUndefined();
+        expect(qemuSnapshots(f).map(([, name]) => name)).toEqual([...snaps.keys()]);
+        for (const [name, bytes] of snaps) {
+          const copy = at('seq-copy.qcow2');
+          copyFileSync(f, copy);
+          qemu('qemu-img', ['snapshot', '-a', name, copy]);
+          expect(firstDifference(qemuRaw(copy, tmp.dir), bytes)).toBeUndefined();
+        }
+      }),
+      { numRuns: Number(process.env['QCOW2_SNAPSHOT_RUNS'] ?? 12) },
+    );
+  });
+});
+
 describe('images with refcount problems', () => {
   /** A qemu-made image's bytes, its first refcount block's offset and its first data cluster index. */
   function image(): { b: Buffer; block: number; data: number } {
