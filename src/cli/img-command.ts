@@ -13,6 +13,8 @@ import { compareImages } from './img-compare.js';
 import { convertImage } from './img-convert.js';
 import { createNewFile } from './img-files.js';
 import { addImgOpsCommands } from './img-ops-commands.js';
+import { addImgSnapshotCommand, listSnapshots, snapshotJson, snapshotListText } from './img-snapshot.js';
+import type { Qcow2Snapshot } from '../storage/qcow2/qcow2-snapshot-table.js';
 
 const FORMATS = ['qcow2', 'raw'];
 
@@ -62,6 +64,8 @@ export function humanSize(bytes: number): string {
 
 /** Image facts with qemu-img's `--output json` field names. */
 export interface ImageInfo {
+  /** qcow2 internal snapshots (present only when there are some, as qemu-img prints them). */
+  snapshots?: Record<string, unknown>[];
   'virtual-size': number;
   filename: string;
   format: string;
@@ -88,7 +92,8 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
     const cluster0 = new Uint8Array(Math.min(2 ** peekClusterBits(filename, probe), size));
     await file.pread(cluster0, 0);
     const h = parseQcow2Header(filename, cluster0, size);
-    const info: ImageInfo = { 'virtual-size': h.size, filename, 'cluster-size': h.clusterSize, format: 'qcow2', 'actual-size': actual, 'dirty-flag': (h.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n };
+    const snaps: Qcow2Snapshot[] = h.nbSnapshots > 0 ? await listSnapshots(filename) : [];
+    const info: ImageInfo = { ...(snaps.length > 0 ? { snapshots: snapshotJson(snaps) } : {}), 'virtual-size': h.size, filename, 'cluster-size': h.clusterSize, format: 'qcow2', 'actual-size': actual, 'dirty-flag': (h.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n };
     const data: Record<string, string | number | boolean> = { compat: h.version === 3 ? '1.1' : '0.10' };
     // Field order and presence as QEMU 7.2's qcow2_get_specific_info.
     data['compression-type'] = h.compressionType === 1 ? 'zstd' : 'zlib';
@@ -99,6 +104,7 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
       data['extended-l2'] = h.extendedL2;
     }
     info['format-specific'] = { type: 'qcow2', data };
+    if (snaps.length > 0) snapshotLists.set(info, snapshotListText(snaps));
     if (h.backingFile !== undefined) {
       info['backing-filename'] = h.backingFile;
       info['full-backing-filename'] = path.isAbsolute(h.backingFile) ? h.backingFile : path.join(path.dirname(filename), h.backingFile);
@@ -110,6 +116,9 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
   }
 }
 
+/** The text form of an info's snapshot list (the JSON form drops what the text needs: local dates). */
+const snapshotLists = new WeakMap<ImageInfo, string>();
+
 function infoText(i: ImageInfo): string {
   const lines = [`image: ${i.filename}`, `file format: ${i.format}`, `virtual size: ${humanSize(i['virtual-size'])} (${i['virtual-size']} bytes)`];
   if (i['actual-size'] !== undefined) lines.push(`disk size: ${humanSize(i['actual-size'])}`);
@@ -120,6 +129,8 @@ function infoText(i: ImageInfo): string {
     if (i['backing-filename-format'] !== undefined) lines.push(`backing file format: ${i['backing-filename-format']}`);
   }
   if (i['dirty-flag']) lines.push('cleanly shut down: no');
+  const snaps = snapshotLists.get(i);
+  if (snaps !== undefined) lines.push(snaps.trimEnd());
   if (i['format-specific']) {
     lines.push('Format specific information:');
     for (const [k, v] of Object.entries(i['format-specific'].data)) lines.push(`    ${k.replace(/-/g, ' ')}: ${v}`);
@@ -326,9 +337,11 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
     .addOption(new Option('-O <fmt>', 'output format').choices(FORMATS).default('raw'))
     .option('-o <options>', 'output format options: cluster_size=SIZE', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-p', 'show progress on standard error')
+    .option('-c', 'compress the clusters of a qcow2 output (deflate, as qemu-img convert -c)')
     .argument('<src>', 'the source image')
     .argument('<dst>', 'the new image (must not exist)')
-    .action(async (src: string, dst: string, opts: { f?: string; O: string; o: string[]; p?: boolean }) => {
+    .action(async (src: string, dst: string, opts: { f?: string; O: string; o: string[]; p?: boolean; c?: boolean }) => {
+      if (opts.c && opts.O !== 'qcow2') throw new TypervisorError('compression (-c) needs a qcow2 output', { hint: 'add -O qcow2' });
       const o = parseCreateOptions(opts.o);
       if (opts.O === 'raw' && o.clusterSize !== undefined) throw new TypervisorError('raw images have no cluster size', { hint: 'use -O qcow2' });
       await convertImage({
@@ -337,10 +350,12 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
         ...(opts.f !== undefined ? { srcFormat: checkFormat(opts.f, '-f') } : {}),
         dstFormat: opts.O as 'raw' | 'qcow2',
         ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}),
+        ...(opts.c ? { compress: true } : {}),
         ...(opts.p ? { progress: (text: string) => void streams.stderr.write(text) } : {}),
       });
       done(0);
     });
 
   addImgOpsCommands(img, streams, done);
+  addImgSnapshotCommand(img, streams, done);
 }

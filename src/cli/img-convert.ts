@@ -6,6 +6,7 @@ import { openImage } from '../storage/open-image.js';
 import { createQcow2 } from '../storage/qcow2/qcow2-create.js';
 import { Qcow2Image } from '../storage/qcow2/qcow2-image.js';
 import { RawImage } from '../storage/raw/raw-image.js';
+import { convertCompressed } from './img-convert-compressed.js';
 import { createNewFile } from './img-files.js';
 
 export interface ConvertOptions {
@@ -14,6 +15,8 @@ export interface ConvertOptions {
   srcFormat?: string;
   dstFormat: 'raw' | 'qcow2';
   clusterSize?: number;
+  /** Compress every cluster that gets smaller (-c; qcow2 output only). */
+  compress?: boolean;
   /** Receives qemu-img-style progress text ("    (42.00/100%)\r"), at most every 1% or 100 ms. */
   progress?: (text: string) => void;
 }
@@ -63,7 +66,10 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
       o.progress(`    (${pct.toFixed(2)}/100%)${final ? '\n' : '\r'}`);
     };
     show(0);
-    for (let pos = 0; pos < size; pos += CHUNK) {
+    if (o.compress) {
+      if (!(dst instanceof Qcow2Image)) throw new TypervisorError('compression (-c) needs a qcow2 output', { hint: 'add -O qcow2' });
+      await convertCompressed(src, dst, (done) => show(done));
+    } else for (let pos = 0; pos < size; pos += CHUNK) {
       const part = buf.subarray(0, Math.min(CHUNK, size - pos));
       await src.read(pos, part);
       for (let at = 0; at < part.length; at += PIECE) {

@@ -7,6 +7,7 @@ import { AsyncMutex } from '../async-mutex.js';
 import { TableCache } from './l2-cache.js';
 import { HEADER_PROBE_BYTES, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, type Qcow2Header, parseQcow2Header, peekClusterBits } from './qcow2-header.js';
 import { Qcow2Refcounts } from './qcow2-refcounts.js';
+import { type Qcow2Snapshot, readSnapshotTable } from './qcow2-snapshot-table.js';
 
 /** Opens a backing file named in an image: `name` as recorded, `format` from the backing format extension (undefined: probe). */
 export type OpenBacking = (name: string, format: string | undefined) => Promise<BlockBackend>;
@@ -53,8 +54,10 @@ interface Region {
  * refcounts exact, writing every metadata change through at once in a safe order (see
  * qcow2-refcounts.ts and `writeCluster`): a process killed at any moment leaves an image that
  * `qemu-img check` finds clean or with leaked clusters only. Requests on a writable image run
- * one at a time. `discard` frees whole clusters; the refcount table grows when full. Not yet:
- * compressed writes, writing images with extended L2 entries, internal snapshots.
+ * one at a time. `discard` frees whole clusters; the refcount table grows when full. Clusters
+ * and L2 tables shared with internal snapshots (refcount above 1) are copied before they are
+ * written (qcow2-snapshots.ts takes and applies snapshots). Not yet: writing images with
+ * extended L2 entries.
  */
 export class Qcow2Image implements BlockBackend {
   readonly capacity: number;
@@ -74,6 +77,11 @@ export class Qcow2Image implements BlockBackend {
   private refcounts: Qcow2Refcounts | undefined;
   /** Every L2 table the active L1 table points at or pointed at (guest data never goes there). */
   private readonly l2Tables = new Set<number>();
+  /** Where the next compressed cluster goes (0: start a new host cluster) and the end of that host cluster. */
+  private packNext = 0;
+  private packEnd = 0;
+  /** The internal snapshots (qcow2-snapshots.ts changes them; an open image only reads the list). */
+  snapshots: readonly Qcow2Snapshot[] = [];
   /** Guest clusters looked up so far, by how they map (for tests, and `img map` later). */
   readonly lookups: Record<Mapping['kind'], number> = { unallocated: 0, zero: 0, data: 0, compressed: 0, subclusters: 0 };
 
@@ -149,6 +157,10 @@ export class Qcow2Image implements BlockBackend {
       l1Copied[i] = hi >>> 31;
     }
 
+    // The snapshot table ("== Snapshots =="), validated here so a malformed one fails open as in
+    // QEMU; guest data must never land on it.
+    const snapshotTable = await readSnapshotTable(file, header, fileSize);
+
     let backing: BlockBackend | undefined;
     if (header.backingFile !== undefined) {
       if (options.openBacking === undefined) {
@@ -158,6 +170,8 @@ export class Qcow2Image implements BlockBackend {
     }
     try {
       const image = new Qcow2Image(file, header, fileSize, l2Offsets, l1Copied, backing, Math.max(0, options.l2CacheBytes ?? 4 * 1024 * 1024), readOnly);
+      image.snapshots = snapshotTable.snapshots;
+      if (snapshotTable.bytes > 0) image.metadata.push({ what: 'the snapshot table', start: header.snapshotsOffset, end: header.snapshotsOffset + snapshotTable.bytes });
       if (!readOnly) await image.prepareWriting();
       return image;
     } catch (e) {
@@ -304,7 +318,9 @@ export class Qcow2Image implements BlockBackend {
     const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${cluster * cs + inCluster})`);
     const copied = hi >>> 31 !== 0;
     const oldHost = m.kind === 'zero' || m.kind === 'unallocated' ? (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0) : m.kind === 'data' ? m.host : 0;
-    if (m.kind === 'data' && copied) {
+    // COPIED promises refcount 1; a hostile or stale flag must not let a write reach a cluster a
+    // snapshot shares, so the refcount itself decides (its block is cached).
+    if (m.kind === 'data' && copied && (await refcounts.get(m.host)) === 1) {
       this.checkNotTable(m.host, 'data cluster');
       await this.file.pwrite(data, m.host + inCluster);
       this.grew(m.host + inCluster + data.length);
@@ -318,13 +334,67 @@ export class Qcow2Image implements BlockBackend {
     }
     full.set(data, inCluster);
     // A preallocated zero cluster of our own (zero flag, COPIED) is reused in place.
-    const reuse = m.kind === 'zero' && copied && oldHost !== 0;
+    const reuse = m.kind === 'zero' && copied && oldHost !== 0 && (await refcounts.get(oldHost)) === 1;
     const host = reuse ? oldHost : await refcounts.allocate();
     this.checkNotTable(host, reuse ? 'preallocated zero cluster' : 'free cluster');
     await this.file.pwrite(full, host);
     this.grew(host + cs);
     await this.setL2Entry(table, l2Offset, at, host, true);
     if (!reuse) await this.release(m, oldHost);
+  }
+
+  /**
+   * Stores guest cluster `offset / cluster size` as a compressed cluster (qcow2.txt "Compressed
+   * Clusters Descriptor"): `deflated` is one whole cluster, raw-deflated as compression type 0
+   * (zlib) expects it, shorter than a cluster. Compressed clusters are packed one after another,
+   * each starting on a 512-byte sector, into host clusters; every host cluster a compressed
+   * cluster touches gets one reference for it (the first by allocation, then +1 each), raised
+   * before the data and the L2 entry are written. A descriptor may run into the next host
+   * cluster only when that is the next one allocated.
+   */
+  async writeCompressed(offset: number, deflated: Uint8Array): Promise<void> {
+    const cs = this.clusterSize;
+    this.check('write', offset, Math.min(cs, this.capacity - offset));
+    if (this.readOnly || this.mutex === undefined) throw new TypervisorError(`${this.file.name}: write refused: the disk is read-only`);
+    if (offset % cs !== 0) throw new TypervisorError(`${this.file.name}: a compressed write must start on a cluster (offset ${offset})`);
+    const len = deflated.length;
+    if (len === 0 || Math.ceil(len / 512) >= cs / 512) {
+      throw new TypervisorError(`${this.file.name}: a compressed cluster of ${len} bytes saves no space in ${cs}-byte clusters`);
+    }
+    return this.mutex.run(async () => {
+      if (this.closed) throw new TypervisorError(`${this.file.name}: write after close`);
+      const refcounts = this.refcounts!;
+      const cluster = offset / cs;
+      const l1Index = Math.floor(cluster / this.l2Entries);
+      const l2Index = cluster - l1Index * this.l2Entries;
+      const l2Offset = await this.writableL2(l1Index);
+      const table = await this.l2Table(l2Offset);
+      const at = l2Index * 8;
+      const hi = table.getUint32(at);
+      const lo = table.getUint32(at + 4);
+      const m = this.decode(hi, lo, table, at, `L2 entry ${l2Index} of the table at 0x${l2Offset.toString(16)} (guest offset ${offset})`);
+      const oldHost = m.kind === 'compressed' ? 0 : (hi & 0xffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const bytes = Math.ceil(len / 512) * 512;
+      let start = this.packNext;
+      if (start !== 0 && start + bytes <= this.packEnd) {
+        await refcounts.add(this.packEnd - cs, 1); // one more compressed cluster in the current host cluster
+      } else {
+        const fresh = await refcounts.allocate();
+        this.checkNotTable(fresh, 'free cluster');
+        if (start !== 0 && fresh === this.packEnd && start < this.packEnd) {
+          await refcounts.add(this.packEnd - cs, 1); // runs on from the current host cluster into the next
+        } else start = fresh;
+        this.packEnd = fresh + cs;
+      }
+      await this.file.pwrite(deflated, start);
+      this.grew(start + len);
+      // x = 62 - (cluster_bits - 8) bits of offset, then the count of additional sectors.
+      const x = 62n - BigInt(this.header.clusterBits - 8);
+      const entry = (1n << 62n) | (BigInt(bytes / 512 - 1) << x) | BigInt(start);
+      await this.setL2Raw(table, l2Offset, at, Number(entry >> 32n) >>> 0, Number(entry & 0xffffffffn) >>> 0);
+      this.packNext = start + bytes;
+      await this.release(m, oldHost);
+    });
   }
 
   /** Drops the references an L2 entry held, once nothing points at them any more. */
@@ -338,6 +408,7 @@ export class Qcow2Image implements BlockBackend {
       const last = Math.floor((start + Math.ceil((m.length + (m.host % 512)) / 512) * 512 - 1) / cs);
       for (let c = first; c <= last; c++) await refcounts.add(c * cs, -1);
       this.inflated.clear();
+      this.packNext = 0; // the host cluster being packed may have just been freed
     } else if (oldHost !== 0) {
       await refcounts.add(oldHost, -1);
     }
@@ -389,8 +460,11 @@ export class Qcow2Image implements BlockBackend {
    */
   private async writableL2(l1Index: number): Promise<number> {
     const old = this.l2Offsets[l1Index];
-    if (old !== 0 && this.l1Copied[l1Index]) return old;
     const refcounts = this.refcounts!;
+    if (old !== 0 && this.l1Copied[l1Index]) {
+      if ((await refcounts.get(old)) === 1) return old;
+      this.l1Copied[l1Index] = 0; // shared after all (COPIED was wrong): copy it below
+    }
     const cs = this.clusterSize;
     const fresh = await refcounts.allocate();
     this.checkNotTable(fresh, 'free cluster');
