@@ -12,6 +12,7 @@ import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
 import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
+import { Virtio9p } from '../devices/virtio/9p/virtio-9p.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -59,6 +60,8 @@ function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevic
         ...(config.readOnly !== undefined ? { readOnly: config.readOnly } : {}),
         ...(config.serial !== undefined ? { serial: config.serial } : {}),
       });
+    case 'virtio-9p':
+      return new Virtio9p(config.fs, { tag: config.tag, wake });
   }
 }
 
