@@ -135,7 +135,8 @@ export class P9Writer {
   }
 
   data(bytes: Uint8Array): this {
-    this.buf.set(bytes, this.room(bytes.length));
+    const at = this.room(bytes.length); // first: room() may replace the buffer
+    this.buf.set(bytes, at);
     return this;
   }
 
