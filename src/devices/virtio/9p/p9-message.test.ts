@@ -36,6 +36,14 @@ describe('9P codec (intro(5): little-endian, size[4] type[1] tag[2], strings len
     expect(m.subarray(11)).toEqual(data);
   });
 
+  it('grows past its first buffer field by field (a long Rreaddir, every width)', () => {
+    const w = new P9Writer(41, 3);
+    for (let i = 0; i < 200; i++) w.u8(i).u16(i * 3).u32(i * 100_000).u64(BigInt(i) << 40n).string(`entry-${i}`);
+    const r = new P9Reader(w.finish().subarray(7));
+    for (let i = 0; i < 200; i++) expect([r.u8(), r.u16(), r.u32(), r.u64(), r.string()]).toEqual([i, i * 3, i * 100_000, BigInt(i) << 40n, `entry-${i}`]);
+    expect(r.remaining).toBe(0);
+  });
+
   it('refuses to read past the end, a string longer than the message, and invalid UTF-8', () => {
     expect(() => new P9Reader(Uint8Array.of(1, 2, 3)).u32()).toThrow(P9DecodeError);
     expect(() => new P9Reader(Uint8Array.of(5, 0, 0x61)).string()).toThrow(/runs past/);

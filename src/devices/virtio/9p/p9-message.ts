@@ -106,23 +106,29 @@ export class P9Writer {
     return at;
   }
 
+  // Each setter takes its offset from room() before touching the buffer: room() may replace it.
+
   u8(v: number): this {
-    this.view.setUint8(this.room(1), v);
+    const at = this.room(1);
+    this.view.setUint8(at, v);
     return this;
   }
 
   u16(v: number): this {
-    this.view.setUint16(this.room(2), v, true);
+    const at = this.room(2);
+    this.view.setUint16(at, v, true);
     return this;
   }
 
   u32(v: number): this {
-    this.view.setUint32(this.room(4), v >>> 0, true);
+    const at = this.room(4);
+    this.view.setUint32(at, v >>> 0, true);
     return this;
   }
 
   u64(v: bigint | number): this {
-    this.view.setBigUint64(this.room(8), BigInt.asUintN(64, BigInt(v)), true);
+    const at = this.room(8);
+    this.view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
     return this;
   }
 
@@ -135,7 +141,7 @@ export class P9Writer {
   }
 
   data(bytes: Uint8Array): this {
-    const at = this.room(bytes.length); // first: room() may replace the buffer
+    const at = this.room(bytes.length);
     this.buf.set(bytes, at);
     return this;
   }

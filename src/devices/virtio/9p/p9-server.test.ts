@@ -208,6 +208,14 @@ describe('P9Server (9P2000.L)', () => {
     expect((await c.readdir(6, 40)).sort()).toEqual(['.', '..', 'inner.txt', 'link']); // one entry per call
   });
 
+  it('lists a directory of many entries (replies past the writer\'s first buffer)', async () => {
+    const { c, fs } = await setup();
+    const names = Array.from({ length: 60 }, (_, i) => `file-with-a-long-name-${i}`);
+    for (const n of names) fs.put(`many/${n}`, n);
+    await c.open(1, ['many'], O_RDONLY);
+    expect((await c.readdir(1)).sort()).toEqual(['.', '..', ...names].sort());
+  });
+
   it('answers statfs, fsync, locks, flush; refuses xattrs, mknod, auth and unknown types', async () => {
     const { c } = await setup();
     const s = await c.ok(P9.Tstatfs, (w) => w.u32(0));
