@@ -32,6 +32,8 @@ const MAX_FILE_BYTES = 64 << 20;
 export class MemorySharedFileSystem implements SharedFileSystem {
   private nextIno = 1n;
   readonly root: Node;
+  /** Files open now (opened and not closed): tests check nothing is left open. */
+  openCount = 0;
 
   constructor(readonly readOnly = false) {
     this.root = this.node(S_IFDIR | 0o755);
@@ -136,6 +138,7 @@ export class MemorySharedFileSystem implements SharedFileSystem {
   private file(n: Node, mode: OpenMode): SharedFile {
     let closed = false;
     const open = () => closed && fail(Errno.EBADF);
+    this.openCount++;
     return {
       read: async (offset, length) => {
         open();
@@ -160,6 +163,7 @@ export class MemorySharedFileSystem implements SharedFileSystem {
       close: async () => {
         open();
         closed = true;
+        this.openCount--;
       },
     };
   }

@@ -109,6 +109,23 @@ describe('virtio-9p device', () => {
     expect(s.d.takeUsed()).toEqual([]);
   });
 
+  it('closes the files a session opened on reset and on close()', async () => {
+    const fs = new MemorySharedFileSystem();
+    fs.put('f', 'abc');
+    const s = session(fs);
+    const open = async (fid: number) => {
+      await s.send(new P9Writer(P9.Twalk, 2).u32(0).u32(fid).u16(1).string('f').finish());
+      await s.send(new P9Writer(P9.Tlopen, 3).u32(fid).u32(0).finish());
+    };
+    await s.send(tversion);
+    await s.send(new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
+    await open(1);
+    await open(2);
+    expect(fs.openCount).toBe(2);
+    await s.dev.close();
+    expect(fs.openCount).toBe(0);
+  });
+
   it('survives any chain contents: only replies or DEVICE_NEEDS_RESET, never a throw or a hang (fast-check)', async () => {
     const types = Object.values(P9);
     const message = fc.oneof(
