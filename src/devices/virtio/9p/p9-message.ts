@@ -79,11 +79,14 @@ export class P9Reader {
 
 /** Builds one R-message: header first (size patched by finish()), then fields. */
 export class P9Writer {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   private at = 0;
 
-  constructor(type: number, tag: number) {
+  /** `capacity`: the expected size, so that a big Rread is not copied while it grows. */
+  constructor(type: number, tag: number, capacity = 256) {
+    this.buf = new Uint8Array(Math.max(P9_HEADER_BYTES, capacity));
+    this.view = new DataView(this.buf.buffer);
     this.u32(0);
     this.u8(type);
     this.u16(tag);

@@ -215,8 +215,8 @@ export class P9Server {
         const count = Math.min(r.u32(), limit - P9_IOHDR_BYTES);
         const file = fid.file ?? fail(fid.opened ? Errno.EISDIR : Errno.EBADF);
         if (offset > BigInt(Number.MAX_SAFE_INTEGER)) fail(Errno.EINVAL);
-        const data = await file.read(Number(offset), count);
-        return reply(type).u32(Math.min(data.length, count)).data(data.subarray(0, count)).finish();
+        const data = (await file.read(Number(offset), count)).subarray(0, count);
+        return new P9Writer(type + 1, tag, P9_IOHDR_BYTES + data.length).u32(data.length).data(data).finish();
       }
       case P9.Twrite: {
         const fid = this.fid(r.u32());
