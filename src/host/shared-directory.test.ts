@@ -5,6 +5,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TypervisorError } from '../core/errors.js';
 import { P9Reader, P9Writer } from '../devices/virtio/9p/p9-message.js';
@@ -195,6 +196,85 @@ describe('SharedDirectory (virtio-9p host folder)', () => {
     const rename = await call(P9.Trenameat, (w) => w.u32(0).string('file.txt').u32(4).string('stolen'));
     expect(rename.t).toBe(P9.Rlerror);
     expect(snapshot(outside)).toEqual(before);
+  });
+
+  it('random 9P sessions with hostile names never read or change anything outside the share (fast-check)', async () => {
+    const before = snapshot(outside);
+    const topBefore = readdirSync(top).sort();
+    const name = fc.constantFrom('..', 'escape', 'abs', 'secretlink', 'sub', 'deep', 'secret.txt', 'new', 'a/b', '/etc');
+    const path = fc.array(name, { maxLength: 3 });
+    // Each step walks from the root to a fid, then does one thing there, as the v9fs client does.
+    const step = fc.record({
+      path,
+      then: fc.constantFrom('open-rw', 'open-trunc', 'create', 'mkdir', 'symlink', 'rename-in', 'rename-out', 'unlink', 'rmdir', 'setattr', 'link', 'readdir', 'readlink'),
+      name,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 20 }), async (steps) => {
+        const server = new P9Server(fs);
+        let tag = 0;
+        const send = async (type: number, body: (w: P9Writer) => P9Writer) => {
+          const reply = await server.handle(body(new P9Writer(type, ++tag & 0xffff)).finish(), 65536);
+          expect(new TextDecoder().decode(reply)).not.toContain('HOST SECRET');
+        };
+        await send(P9.Tversion, (w) => w.u32(65536).string('9P2000.L'));
+        await send(P9.Tattach, (w) => w.u32(0).u32(P9_NOFID).string('').string('').u32(0));
+        await send(P9.Twalk, (w) => w.u32(0).u32(2).u16(1).string('sub')); // fid 2: a directory to move things to
+        for (const { path: names, then, name: n } of steps) {
+          await send(P9.Twalk, (w) => {
+            w.u32(0).u32(1).u16(names.length);
+            for (const x of names) w.string(x);
+            return w;
+          });
+          switch (then) {
+            case 'open-rw':
+            case 'open-trunc':
+              await send(P9.Tlopen, (w) => w.u32(1).u32(then === 'open-rw' ? 2 : 0o1002));
+              await send(P9.Tread, (w) => w.u32(1).u64(0).u32(4096));
+              await send(P9.Twrite, (w) => w.u32(1).u64(0).u32(5).data(new TextEncoder().encode('PWNED')));
+              break;
+            case 'create':
+              await send(P9.Tlcreate, (w) => w.u32(1).string(n).u32(0o1102).u32(0o644).u32(0));
+              await send(P9.Twrite, (w) => w.u32(1).u64(0).u32(5).data(new TextEncoder().encode('PWNED')));
+              break;
+            case 'mkdir':
+              await send(P9.Tmkdir, (w) => w.u32(1).string(n).u32(0o755).u32(0));
+              break;
+            case 'symlink':
+              await send(P9.Tsymlink, (w) => w.u32(1).string(n).string('../outside').u32(0));
+              break;
+            case 'rename-in':
+              await send(P9.Trenameat, (w) => w.u32(1).string(n).u32(2).string('moved'));
+              break;
+            case 'rename-out':
+              await send(P9.Trenameat, (w) => w.u32(2).string('moved').u32(1).string(n));
+              break;
+            case 'unlink':
+            case 'rmdir':
+              await send(P9.Tunlinkat, (w) => w.u32(1).string(n).u32(then === 'rmdir' ? 0x200 : 0));
+              break;
+            case 'setattr':
+              await send(P9.Tsetattr, (w) => w.u32(1).u32(0x1 | 0x8 | 0x20 | 0x100).u32(0o777).u32(0).u32(0).u64(0).u64(0).u64(0).u64(1).u64(0));
+              break;
+            case 'link':
+              await send(P9.Tlink, (w) => w.u32(2).u32(1).string(n));
+              break;
+            case 'readdir':
+              await send(P9.Tlopen, (w) => w.u32(1).u32(0));
+              await send(P9.Treaddir, (w) => w.u32(1).u64(0).u32(8192));
+              break;
+            case 'readlink':
+              await send(P9.Treadlink, (w) => w.u32(1));
+              break;
+          }
+          await send(P9.Tclunk, (w) => w.u32(1));
+        }
+        await server.close();
+        expect(snapshot(outside)).toEqual(before);
+        expect(readdirSync(top).sort()).toEqual(topBefore);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses a missing share folder or a file with a TypervisorError naming it', async () => {
