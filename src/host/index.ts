@@ -1,7 +1,6 @@
 // The Node-only part of the typervisor package (`import … from 'typervisor/node'`): the default
 // Debian guest (fetched with apt into the user's cache), reading guest files, host folders to share
-// over virtio-9p, and the terminal
-// console adapters the CLI uses. The platform-neutral engine is the main entry ('typervisor').
+// over virtio-9p, and the terminal console adapters the CLI uses. The platform-neutral engine is the main entry ('typervisor').
 export {
   defaultGuestConfig,
   DEFAULT_GUEST_MEM_BYTES,
