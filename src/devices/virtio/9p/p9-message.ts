@@ -153,10 +153,10 @@ export class P9Writer {
     return this.u8(q.type).u32(q.version).u64(q.path);
   }
 
-  /** The finished message, its size field set. */
+  /** The finished message, its size field set; the writer must not be used afterwards. */
   finish(): Uint8Array {
     this.view.setUint32(0, this.at, true);
-    return this.buf.slice(0, this.at);
+    return this.buf.subarray(0, this.at); // the writer is done with it: no copy
   }
 }
 
