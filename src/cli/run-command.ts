@@ -6,6 +6,7 @@ import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
+import { openShares, parseShareSpec } from '../host/share-option.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
 import { DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
@@ -22,6 +23,8 @@ export interface MachineFlags {
   device?: string[];
   /** `--disk PATH[,format=…][,readonly]`, repeatable. */
   disk?: string[];
+  /** `--share HOSTDIR[,tag=T][,readonly]`, repeatable. */
+  share?: string[];
 }
 
 /** Adds the machine-describing options to a command. */
@@ -40,6 +43,12 @@ export function addMachineOptions(cmd: Command): Command {
       'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
+    )
+    .option(
+      '--share <spec>',
+      'share a host directory read-write over virtio-9p (repeatable): HOSTDIR[,tag=TAG][,readonly]; tags default to share0, share1, … in order; in the guest: mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt',
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
     );
 }
 
@@ -54,16 +63,19 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
   const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
-  if (devices.length + diskSpecs.length > VIRTIO_SLOTS) {
-    throw new TypervisorError(`${devices.length + diskSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
-      hint: `give at most ${VIRTIO_SLOTS} --device and --disk options together`,
+  const shareSpecs = (opts.share ?? []).map(parseShareSpec);
+  if (devices.length + diskSpecs.length + shareSpecs.length > VIRTIO_SLOTS) {
+    throw new TypervisorError(`${devices.length + diskSpecs.length + shareSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
+      hint: `give at most ${VIRTIO_SLOTS} --device, --disk and --share options together`,
     });
   }
+  // Shared folders are checked before anything is fetched or booted (a typo fails at once).
+  const shares = await openShares(shareSpecs);
   // Disks are opened last, once everything else checked out; closed again if the config fails.
   const withDisks = async (build: (all: DeviceConfig[]) => Promise<MachineConfig> | MachineConfig): Promise<MachineConfig> => {
     const disks = await openDisks(diskSpecs);
     try {
-      return await build([...devices, ...disks]);
+      return await build([...devices, ...disks, ...shares]);
     } catch (e) {
       await closeDisks(disks).catch(() => undefined);
       throw e;

@@ -1,6 +1,6 @@
 // The Node-only part of the typervisor package (`import … from 'typervisor/node'`): the default
-// Debian guest (fetched with apt into the user's cache), reading guest files, and the terminal
-// console adapters the CLI uses. The platform-neutral engine is the main entry ('typervisor').
+// Debian guest (fetched with apt into the user's cache), reading guest files, host folders to share
+// over virtio-9p, and the terminal console adapters the CLI uses. The platform-neutral engine is the main entry ('typervisor').
 export {
   defaultGuestConfig,
   DEFAULT_GUEST_MEM_BYTES,
@@ -13,3 +13,4 @@ export { readGuestFile, type GuestFileRole } from './guest-file.js';
 export { ConsoleOutput, type ConsoleOutputStream } from './console-output.js';
 export { attachConsoleInput, type ConsoleInputStream, type ConsoleInputHandlers, type ConsoleInputClose } from './console-input.js';
 export { ConsoleEscape, ESCAPE, ESCAPE_HELP, type EscapeCommand } from './console-escape.js';
+export { openSharedDirectory, SharedDirectory, type SharedDirectoryOptions } from './shared-directory.js';

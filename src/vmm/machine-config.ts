@@ -1,6 +1,7 @@
 import { TypervisorError } from '../core/errors.js';
 import { MAX_RAM_BYTES, MIN_RAM_BYTES, VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { BlockBackend } from '../storage/block-backend.js';
+import type { SharedFileSystem } from '../devices/virtio/9p/shared-file-system.js';
 
 /** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
  *  vmm never reads files itself. */
@@ -44,8 +45,21 @@ export interface MachineConfig {
 export const DEVICE_TYPES = ['virtio-rng'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
-/** One device of the machine: a `--device` type, or a disk. */
-export type DeviceConfig = { readonly type: DeviceType } | DiskConfig;
+/** One device of the machine: a `--device` type, a disk, or a shared folder. */
+export type DeviceConfig = { readonly type: DeviceType } | DiskConfig | ShareConfig;
+
+/**
+ * A virtio-9p share over an already opened {@link SharedFileSystem} (the host opens the folder,
+ * src/host/shared-directory.ts); the guest mounts it with `mount -t 9p -o trans=virtio TAG DIR`.
+ */
+export interface ShareConfig {
+  readonly type: 'virtio-9p';
+  readonly fs: SharedFileSystem;
+  /** The mount tag (virtio-9p configuration space). */
+  readonly tag: string;
+  /** For messages, e.g. the path given with --share. */
+  readonly name?: string;
+}
 
 /**
  * A virtio-blk disk over an already opened {@link BlockBackend} (vmm opens no files: the host
@@ -89,6 +103,7 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
   return devices.map((d: unknown): DeviceConfig => {
     const type = typeof d === 'object' && d !== null ? (d as { type?: unknown }).type : undefined;
     if (type === 'virtio-blk') return validateDisk(d as Record<string, unknown>);
+    if (type === 'virtio-9p') return validateShare(d as Record<string, unknown>);
     if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
       throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
         hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
@@ -120,6 +135,18 @@ function validateDisk(d: Record<string, unknown>): DiskConfig {
     ...(serial !== undefined ? { serial: serial as string } : {}),
     ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
   };
+}
+
+function validateShare(d: Record<string, unknown>): ShareConfig {
+  const fs = d['fs'] as Partial<SharedFileSystem> | undefined;
+  const name = typeof d['name'] === 'string' ? d['name'] : 'share';
+  if (typeof fs !== 'object' || fs === null || typeof fs.stat !== 'function' || typeof fs.open !== 'function') {
+    throw new TypervisorError(`${name}: a virtio-9p device needs an opened shared file system`, { hint: 'share a host directory with --share DIR' });
+  }
+  if (typeof d['tag'] !== 'string') throw new TypervisorError(`${name}: a virtio-9p device needs a mount tag`);
+  const extra = Object.keys(d).filter((k) => !['type', 'fs', 'tag', 'name'].includes(k));
+  if (extra.length) throw new TypervisorError(`${name}: unknown share option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+  return { type: 'virtio-9p', fs: fs as SharedFileSystem, tag: d['tag'], ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}) };
 }
 
 /** The disks of a config (its virtio-blk devices), in device order. */

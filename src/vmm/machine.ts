@@ -115,7 +115,8 @@ export class Machine {
     if (this.started) return;
     this.started = true;
     this.loop().then(
-      () => this.resolveExit(this.exit!),
+      // The shared folders' open files are closed before anyone hears of the exit.
+      () => void closeShares(this.board).then(() => this.resolveExit(this.exit!)),
       (error: unknown) => this.rejectExit(error),
     );
   }
@@ -185,6 +186,7 @@ export class Machine {
         // The old board's disk requests finish before the new board's driver can issue any.
         await this.disksIdle();
         this.diskDevices.clear();
+        await closeShares(this.board); // the new board's devices start with nothing open
         this.board = await this.build();
         continue;
       }
@@ -219,4 +221,9 @@ export class Machine {
       this.wake = done;
     });
   }
+}
+
+/** Closes what a board's virtio-9p devices hold open on the host (errors were the guest's to see). */
+async function closeShares(board: VirtBoard): Promise<void> {
+  await Promise.all(board.shares.map((s) => s.close().catch(() => undefined)));
 }

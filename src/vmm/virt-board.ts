@@ -12,6 +12,7 @@ import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
 import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
+import { Virtio9p } from '../devices/virtio/9p/virtio-9p.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -45,6 +46,8 @@ export interface VirtBoard {
   readonly virtio: readonly VirtioMmioTransport[];
   /** The virtio-blk devices, in the order of the config's disks. */
   readonly disks: readonly VirtioBlk[];
+  /** The virtio-9p devices (shared folders), in config order: closed when the board is done. */
+  readonly shares: readonly Virtio9p[];
   readonly boot: BootState;
 }
 
@@ -59,6 +62,8 @@ function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevic
         ...(config.readOnly !== undefined ? { readOnly: config.readOnly } : {}),
         ...(config.serial !== undefined ? { serial: config.serial } : {}),
       });
+    case 'virtio-9p':
+      return new Virtio9p(config.fs, { tag: config.tag, wake });
   }
 }
 
@@ -116,10 +121,12 @@ export async function buildVirtBoard(
 
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
   const disks: VirtioBlk[] = [];
+  const shares: Virtio9p[] = [];
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
     const model = createVirtioDevice(device, () => events.wake());
     if (model instanceof VirtioBlk) disks.push(model);
+    if (model instanceof Virtio9p) shares.push(model);
     const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
@@ -138,5 +145,5 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, boot };
+  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, shares, boot };
 }
