@@ -7,12 +7,17 @@ import { createQcow2 } from '../storage/qcow2/qcow2-create.js';
 import { Qcow2Image } from '../storage/qcow2/qcow2-image.js';
 import { RawImage } from '../storage/raw/raw-image.js';
 import { createNewFile } from './img-files.js';
+import { createVhd } from '../storage/vhd/vhd-create.js';
+import { VhdImage } from '../storage/vhd/vhd-image.js';
+import type { VpcCreateOptions } from './img-vhd.js';
 
 export interface ConvertOptions {
   src: string;
   dst: string;
   srcFormat?: string;
-  dstFormat: 'raw' | 'qcow2';
+  dstFormat: 'raw' | 'qcow2' | 'vpc';
+  /** Options of a vpc destination (subformat, force_size). */
+  vpc?: VpcCreateOptions;
   clusterSize?: number;
   /** Receives qemu-img-style progress text ("    (42.00/100%)\r"), at most every 1% or 100 ms. */
   progress?: (text: string) => void;
@@ -46,6 +51,10 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
     if (o.dstFormat === 'qcow2') {
       await createQcow2(file, { size, ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}) });
       dst = await Qcow2Image.open(file, { readOnly: false });
+    } else if (o.dstFormat === 'vpc') {
+      // The VHD's size is rounded up to a CHS geometry (as qemu-img's); the tail reads as zeros.
+      await createVhd(file, { size, ...o.vpc });
+      dst = await VhdImage.open(file, { readOnly: false });
     } else {
       await file.truncate(size);
       dst = await RawImage.open(file, { readOnly: false });
