@@ -260,10 +260,12 @@ export class VhdImage implements BlockBackend {
       const entry = dyn.bat[block];
       if (entry === BAT_UNALLOCATED) await this.allocate(block, a, buf);
       else {
-        await this.file.pwrite(buf, entry * SECTOR + this.bitmapBytes + a);
-        // The data is in place before its bitmap bits say so: a kill in between leaves the
-        // sectors reading as before (zeros) — the write was not flushed, so that is allowed.
+        // The bitmap bits first, then the data: behind a clear bit the file holds zeros (blocks
+        // are allocated zeroed), so a kill in between leaves those sectors reading as before —
+        // and the same to QEMU, which ignores the bitmap. (Data first would leave new bytes
+        // that QEMU reads and we do not.)
         await this.setBits(block, entry, a / SECTOR, b / SECTOR);
+        await this.file.pwrite(buf, entry * SECTOR + this.bitmapBytes + a);
       }
       done += n;
     }
