@@ -54,7 +54,8 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
     } else if (o.dstFormat === 'vpc') {
       // The VHD's size is rounded up to a CHS geometry (as qemu-img's); the tail reads as zeros.
       await createVhd(file, { size, ...o.vpc });
-      dst = await VhdImage.open(file, { readOnly: false });
+      // No flush per new block: a failed convert removes the output, and the end flushes once.
+      dst = await VhdImage.open(file, { readOnly: false, syncAllocations: false });
     } else {
       await file.truncate(size);
       dst = await RawImage.open(file, { readOnly: false });
@@ -75,9 +76,15 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
     for (let pos = 0; pos < size; pos += CHUNK) {
       const part = buf.subarray(0, Math.min(CHUNK, size - pos));
       await src.read(pos, part);
-      for (let at = 0; at < part.length; at += PIECE) {
-        const piece = part.subarray(at, Math.min(at + PIECE, part.length));
-        if (!isZero(piece)) await dst.write(pos + at, piece);
+      // Consecutive non-zero pieces go out as one write (fewer, larger requests).
+      let run = -1;
+      for (let at = 0; at <= part.length; at += PIECE) {
+        const zero = at === part.length || isZero(part.subarray(at, Math.min(at + PIECE, part.length)));
+        if (!zero && run < 0) run = at;
+        if (zero && run >= 0) {
+          await dst.write(pos + run, part.subarray(run, at));
+          run = -1;
+        }
       }
       show(pos + part.length);
     }

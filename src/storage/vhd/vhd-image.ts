@@ -25,6 +25,12 @@ export interface VhdOpenOptions {
   readOnly?: boolean;
   /** Bytes of block bitmaps to keep in memory (default 1 MiB; at least one is kept). */
   bitmapCacheBytes?: number;
+  /**
+   * Flush a new block before its BAT entry is written (default true). False trades safety
+   * against power loss for speed, as qemu-img convert's cache=unsafe target: for images that
+   * are thrown away on failure. (Ordering against a killed process does not need the flush.)
+   */
+  syncAllocations?: boolean;
 }
 
 /** A BAT bigger than this (64 Mi entries) is refused rather than loaded into memory. */
@@ -73,6 +79,7 @@ export class VhdImage implements BlockBackend {
     readOnly: boolean,
     private readonly dyn: { bat: Uint32Array; batOffset: number; blockSize: number; freeOffset: number; fileSize: number } | undefined,
     bitmapCacheBytes: number,
+    private readonly syncAllocations: boolean,
   ) {
     this.capacity = sectors * SECTOR;
     this.readOnly = readOnly;
@@ -138,10 +145,10 @@ export class VhdImage implements BlockBackend {
           hint: 'the image is truncated or its footer damaged',
         });
       }
-      return new VhdImage(file, footer, sectors, readOnly, undefined, cacheBytes);
+      return new VhdImage(file, footer, sectors, readOnly, undefined, cacheBytes, true);
     }
     const dyn = await openDynamic(name, file, footer, sectors * SECTOR, fileSize, !readOnly);
-    return new VhdImage(file, footer, sectors, readOnly, dyn, cacheBytes);
+    return new VhdImage(file, footer, sectors, readOnly, dyn, cacheBytes, options.syncAllocations ?? true);
   }
 
   async read(offset: number, dst: Uint8Array): Promise<void> {
@@ -321,7 +328,7 @@ export class VhdImage implements BlockBackend {
     if (dyn.fileSize > end + FOOTER_BYTES) await this.file.truncate(end + FOOTER_BYTES);
     dyn.fileSize = end + FOOTER_BYTES;
     dyn.freeOffset = end;
-    await this.file.flush();
+    if (this.syncAllocations) await this.file.flush();
     const entry = start / SECTOR;
     const be = new Uint8Array(4);
     new DataView(be.buffer).setUint32(0, entry);
