@@ -35,7 +35,7 @@ export function vpcCreateText(o: VpcCreateOptions): string {
 
 /** `img info` facts of a VHD, as QEMU 7.2 reports them: the block size as cluster size (dynamic disks only). */
 export async function vhdInfoFacts(file: ImageFile): Promise<{ virtualSize: number; clusterSize?: number }> {
-  const image = await VhdImage.open(file, { readOnly: true });
+  const image = await VhdImage.open(file, { readOnly: true, withoutParent: true });
   // The image owns `file` now; the caller closes it, so the image is not closed here.
   return { virtualSize: image.capacity, ...(image.subformat === 'dynamic' ? { clusterSize: image.blockSize } : {}) };
 }

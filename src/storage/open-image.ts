@@ -63,7 +63,10 @@ async function openInChain(
         });
       case 'vpc':
       case 'vhd':
-        return await VhdImage.open(file, { readOnly });
+        return await VhdImage.open(file, {
+          readOnly,
+          openBacking: (parentName, parentFormat) => openInChain(fs, parentName, key, parentFormat, true, [...chain, key], options),
+        });
       default:
         throw new TypervisorError(`${key}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2 or -O raw' });
     }

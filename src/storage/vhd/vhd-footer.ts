@@ -48,6 +48,19 @@ export interface DynamicHeader {
   readonly version: number;
   readonly maxTableEntries: number;
   readonly blockSize: number;
+  /** Differencing disks: the parent's footer UUID, its name (UTF-16BE in the header) and its locators. */
+  readonly parentUuid: Uint8Array;
+  readonly parentName: string;
+  readonly locators: readonly ParentLocator[];
+}
+
+/** A "Parent Locator Entry" with a platform code set. */
+export interface ParentLocator {
+  /** "W2ru" (relative Windows path, UTF-16LE), "W2ku" (absolute, UTF-16LE), "MacX" (file URL, UTF-8), … */
+  readonly code: string;
+  readonly dataSpace: number;
+  readonly dataLength: number;
+  readonly dataOffset: bigint;
 }
 
 const ascii = (b: Uint8Array, at: number, len: number) => String.fromCharCode(...b.subarray(at, at + len));
@@ -130,7 +143,27 @@ export function parseDynamicHeader(name: string, bytes: Uint8Array, at: bigint):
   }
   // QEMU does not verify this header's checksum; neither do we, so that both read the same images.
   const v = new DataView(bytes.buffer, bytes.byteOffset, DYNAMIC_HEADER_BYTES);
-  return { tableOffset: u64(v, 16), version: v.getUint32(24), maxTableEntries: v.getUint32(28), blockSize: v.getUint32(32) };
+  let parentName = '';
+  for (let at = 64; at < 576; at += 2) {
+    const c = v.getUint16(at);
+    if (c === 0) break;
+    parentName += String.fromCharCode(c);
+  }
+  const locators: ParentLocator[] = [];
+  for (let i = 0; i < 8; i++) {
+    const at = 576 + i * 24;
+    if (v.getUint32(at) === 0) continue;
+    locators.push({ code: ascii(bytes, at, 4), dataSpace: v.getUint32(at + 4), dataLength: v.getUint32(at + 8), dataOffset: u64(v, at + 16) });
+  }
+  return {
+    tableOffset: u64(v, 16),
+    version: v.getUint32(24),
+    maxTableEntries: v.getUint32(28),
+    blockSize: v.getUint32(32),
+    parentUuid: bytes.slice(40, 56),
+    parentName,
+    locators,
+  };
 }
 
 /**

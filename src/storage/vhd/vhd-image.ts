@@ -5,11 +5,13 @@ import { AsyncMutex } from '../async-mutex.js';
 import { type BlockBackend, checkRange } from '../block-backend.js';
 import type { ImageFile } from '../image-file.js';
 import { TableCache } from '../qcow2/l2-cache.js';
+import type { OpenBacking } from '../qcow2/qcow2-image.js';
 import {
   BAT_UNALLOCATED,
   DISK_DIFFERENCING,
   DISK_DYNAMIC,
   DISK_FIXED,
+  type DynamicHeader,
   DYNAMIC_HEADER_BYTES,
   FOOTER_BYTES,
   SECTOR,
@@ -31,6 +33,13 @@ export interface VhdOpenOptions {
    * are thrown away on failure. (Ordering against a killed process does not need the flush.)
    */
   syncAllocations?: boolean;
+  /**
+   * Opens the parent of a differencing disk (called with a candidate name from the parent
+   * locators, relative to the image, and format "vpc"). Without it differencing disks are refused.
+   */
+  openBacking?: OpenBacking;
+  /** Open a differencing disk without its parent (unallocated sectors read as zeros): for `img info`. */
+  withoutParent?: boolean;
 }
 
 /** A BAT bigger than this (64 Mi entries) is refused rather than loaded into memory. */
@@ -56,8 +65,9 @@ interface Region {
  * Writes to a dynamic disk allocate a block at the end of the file on first write — see
  * `allocate` for the order that keeps flushed data safe when the process dies at any moment —
  * and set the bitmap bits of the sectors written. Requests on a writable image run one at a
- * time. Differencing disks are refused (QEMU reads them as if they had no parent). Not yet:
- * discard.
+ * time. Differencing disks read the sectors they do not hold (unallocated blocks, clear bitmap
+ * bits) from their parent, found through the parent locators by `options.openBacking` (QEMU
+ * reads them as if they had no parent). Not yet: discard.
  */
 export class VhdImage implements BlockBackend {
   readonly capacity: number;
@@ -80,6 +90,8 @@ export class VhdImage implements BlockBackend {
     private readonly dyn: { bat: Uint32Array; batOffset: number; blockSize: number; freeOffset: number; fileSize: number } | undefined,
     bitmapCacheBytes: number,
     private readonly syncAllocations: boolean,
+    /** A differencing disk's parent: sectors this image does not hold come from it. */
+    readonly parent: BlockBackend | undefined,
   ) {
     this.capacity = sectors * SECTOR;
     this.readOnly = readOnly;
@@ -122,19 +134,19 @@ export class VhdImage implements BlockBackend {
       atStart = false;
     }
     const type = footer.diskType;
-    if (type === DISK_DIFFERENCING) {
-      throw new TypervisorError(`${name}: a differencing VHD (disk type 4), which needs its parent image; typervisor does not read those yet`, {
-        hint: 'merge it into its parent first (Hyper-V Merge-VHD or vhd-util coalesce), then use the parent',
+    if (type === DISK_DIFFERENCING && options.openBacking === undefined && !options.withoutParent) {
+      throw new TypervisorError(`${name}: a differencing VHD (disk type 4) needs its parent image, and no way to open it was given`, {
+        hint: 'open it with openImage, which finds the parent through the parent locators',
       });
     }
-    if (type !== DISK_FIXED && type !== DISK_DYNAMIC) {
+    if (type !== DISK_FIXED && type !== DISK_DYNAMIC && type !== DISK_DIFFERENCING) {
       throw new TypervisorError(`${name}: the VHD footer gives disk type ${type}; only fixed (2) and dynamic (3) disks exist`, { hint: 'the footer is damaged' });
     }
     if (type === DISK_FIXED && atStart) {
       throw new TypervisorError(`${name}: the footer at offset 0 says fixed disk, but a fixed VHD has its footer only at the end`, { hint: 'the image is damaged' });
     }
-    if (type === DISK_DYNAMIC && !atStart) {
-      throw new TypervisorError(`${name}: a dynamic VHD without the copy of its footer at offset 0`, { hint: 'the start of the image is damaged' });
+    if (type !== DISK_FIXED && !atStart) {
+      throw new TypervisorError(`${name}: a ${type === DISK_DYNAMIC ? 'dynamic' : 'differencing'} VHD without the copy of its footer at offset 0`, { hint: 'the start of the image is damaged' });
     }
     const sectors = footerSectors(name, footer);
     const cacheBytes = Math.max(0, options.bitmapCacheBytes ?? 1024 * 1024);
@@ -145,10 +157,16 @@ export class VhdImage implements BlockBackend {
           hint: 'the image is truncated or its footer damaged',
         });
       }
-      return new VhdImage(file, footer, sectors, readOnly, undefined, cacheBytes, true);
+      return new VhdImage(file, footer, sectors, readOnly, undefined, cacheBytes, true, undefined);
     }
     const dyn = await openDynamic(name, file, footer, sectors * SECTOR, fileSize, !readOnly);
-    return new VhdImage(file, footer, sectors, readOnly, dyn, cacheBytes, options.syncAllocations ?? true);
+    const parent = type === DISK_DIFFERENCING && !options.withoutParent ? await openParent(name, file, dyn.header, fileSize, options.openBacking!) : undefined;
+    try {
+      return new VhdImage(file, footer, sectors, readOnly, dyn, cacheBytes, options.syncAllocations ?? true, parent);
+    } catch (e) {
+      await parent?.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   async read(offset: number, dst: Uint8Array): Promise<void> {
@@ -174,7 +192,11 @@ export class VhdImage implements BlockBackend {
     this.closed = true;
     if (this.mutex !== undefined) await this.mutex.run(async () => undefined);
     this.bitmaps.clear();
-    await this.file.close();
+    try {
+      await this.parent?.close();
+    } finally {
+      await this.file.close();
+    }
   }
 
   /** Bytes of the file in use: blocks, metadata and footer (the next block goes where the footer is). */
@@ -205,7 +227,7 @@ export class VhdImage implements BlockBackend {
       const n = Math.min(dst.length - done, bs - inBlock);
       const part = dst.subarray(done, done + n);
       const entry = dyn.bat[block];
-      if (entry === BAT_UNALLOCATED) part.fill(0);
+      if (entry === BAT_UNALLOCATED) await this.readParent(pos, part);
       else await this.readBlock(block, entry, inBlock, part);
       done += n;
     }
@@ -215,6 +237,7 @@ export class VhdImage implements BlockBackend {
   private async readBlock(block: number, entry: number, inBlock: number, part: Uint8Array): Promise<void> {
     const bitmap = await this.bitmap(block, entry);
     const data = entry * SECTOR + this.bitmapBytes;
+    const blockStart = block * this.blockSize;
     const end = inBlock + part.length;
     let s = Math.floor(inBlock / SECTOR);
     while (s * SECTOR < end) {
@@ -225,9 +248,17 @@ export class VhdImage implements BlockBackend {
       const to = Math.min(end, t * SECTOR);
       const piece = part.subarray(from - inBlock, to - inBlock);
       if (set) await this.preadZeroFilled(piece, data + from);
-      else piece.fill(0);
+      else await this.readParent(blockStart + from, piece);
       s = t;
     }
+  }
+
+  /** Sectors this image does not hold: the parent's (zeros past its end), or zeros. */
+  private async readParent(pos: number, dst: Uint8Array): Promise<void> {
+    const parent = this.parent;
+    const n = parent === undefined ? 0 : Math.max(0, Math.min(dst.length, parent.capacity - pos));
+    if (n > 0) await parent!.read(pos, dst.subarray(0, n));
+    dst.fill(0, n);
   }
 
   private bitmap(block: number, entry: number): Promise<Uint8Array> {
@@ -267,12 +298,20 @@ export class VhdImage implements BlockBackend {
       const entry = dyn.bat[block];
       if (entry === BAT_UNALLOCATED) await this.allocate(block, a, buf);
       else {
-        // The bitmap bits first, then the data: behind a clear bit the file holds zeros (blocks
-        // are allocated zeroed), so a kill in between leaves those sectors reading as before —
-        // and the same to QEMU, which ignores the bitmap. (Data first would leave new bytes
-        // that QEMU reads and we do not.)
-        await this.setBits(block, entry, a / SECTOR, b / SECTOR);
-        await this.file.pwrite(buf, entry * SECTOR + this.bitmapBytes + a);
+        const at = entry * SECTOR + this.bitmapBytes + a;
+        if (this.parent === undefined) {
+          // Dynamic disks: the bitmap bits first, then the data. Behind a clear bit the file
+          // holds zeros (blocks are allocated zeroed), so a kill in between leaves the sectors
+          // reading as before — and the same to QEMU, which ignores the bitmap. (Data first
+          // would leave new bytes that QEMU reads and we do not.)
+          await this.setBits(block, entry, a / SECTOR, b / SECTOR);
+          await this.file.pwrite(buf, at);
+        } else {
+          // Differencing disks: a clear bit means "the parent's sector", so the data goes first
+          // and the bit after it; a kill in between leaves the parent's sector showing.
+          await this.file.pwrite(buf, at);
+          await this.setBits(block, entry, a / SECTOR, b / SECTOR);
+        }
       }
       done += n;
     }
@@ -392,6 +431,13 @@ async function openDynamic(name: string, file: ImageFile, footer: VhdFooter, cap
     { what: 'the dynamic disk header', start: hdrOffset, end: hdrOffset + DYNAMIC_HEADER_BYTES },
     { what: 'the BAT', start: batOffset, end: batOffset + batBytes },
   ];
+  // Parent locators' data (differencing disks) is metadata too: blocks must not cover it.
+  for (const [i, l] of hdr.locators.entries()) {
+    const start = Number(l.dataOffset);
+    const len = Math.ceil(Math.max(l.dataLength, 1) / SECTOR) * SECTOR;
+    if (l.dataLength === 0 || l.dataOffset >= BigInt(fileSize)) continue;
+    metadata.push({ what: `parent locator ${i} (${JSON.stringify(l.code)})`, start, end: Math.min(start + len, fileSize) });
+  }
   for (const m of metadata.slice(0, 2)) {
     if (batBytes > 0 && batOffset < m.end && m.start < batOffset + batBytes) {
       throw new TypervisorError(`${name}: the BAT (offset ${batOffset}, ${batBytes} bytes) overlaps ${m.what}`, { hint: 'the header is damaged' });
@@ -433,5 +479,72 @@ async function openDynamic(name: string, file: ImageFile, footer: VhdFooter, cap
       }
     }
   }
-  return { bat, batOffset, blockSize: bs, freeOffset, fileSize };
+  return { bat, batOffset, blockSize: bs, freeOffset, fileSize, header: hdr };
+}
+
+/** Longest parent locator path read (Windows paths are at most 32767 UTF-16 units). */
+const MAX_LOCATOR_BYTES = 65536;
+
+/**
+ * Finds and opens a differencing disk's parent ("Parent Locator Entry"): the names from the
+ * relative Windows path (W2ru), the file URL (MacX), the absolute Windows path (W2ku, by its
+ * base name, since drive letters mean nothing here) and the header's parent name, in that
+ * order, each relative to the image. The parent must carry the UUID the header records.
+ */
+async function openParent(name: string, file: ImageFile, hdr: DynamicHeader, fileSize: number, openBacking: OpenBacking): Promise<BlockBackend> {
+  const names: string[] = [];
+  const add = (n: string) => {
+    const clean = n.replace(/\0+$/, '').replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+    if (clean !== '' && !names.includes(clean)) names.push(clean);
+  };
+  const order = ['W2ru', 'MacX', 'W2ku'];
+  for (const code of order) {
+    for (const l of hdr.locators) {
+      if (l.code !== code || l.dataLength === 0 || l.dataLength > MAX_LOCATOR_BYTES || l.dataOffset + BigInt(l.dataLength) > BigInt(fileSize)) continue;
+      const raw = await readAt(file, l.dataLength, Number(l.dataOffset));
+      if (code === 'MacX') {
+        const url = new TextDecoder().decode(raw).replace(/^file:\/\//, '');
+        try {
+          add(decodeURIComponent(url));
+        } catch {
+          add(url);
+        }
+      } else {
+        const path = new TextDecoder('utf-16le').decode(raw);
+        add(code === 'W2ku' ? path.slice(Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/')) + 1) : path);
+      }
+    }
+  }
+  add(hdr.parentName.slice(Math.max(hdr.parentName.lastIndexOf('\\'), hdr.parentName.lastIndexOf('/')) + 1));
+  if (names.length === 0) {
+    throw new TypervisorError(`${name}: a differencing VHD that names no parent (no parent locator or parent name)`, { hint: 'the header is damaged' });
+  }
+  const failures: string[] = [];
+  for (const candidate of names) {
+    let parent: BlockBackend;
+    try {
+      parent = await openBacking(candidate, 'vpc');
+    } catch (e) {
+      if (!(e instanceof TypervisorError)) throw e;
+      failures.push(`${candidate}: ${e.message}`);
+      continue;
+    }
+    const uuid = parent instanceof VhdImage ? parent.footer.uuid : undefined;
+    if (uuid === undefined || !uuid.every((b, i) => b === hdr.parentUuid[i])) {
+      await parent.close().catch(() => undefined);
+      throw new TypervisorError(`${name}: its parent ${candidate} is not the image it was made from (UUID ${uuidText(uuid)}, expected ${uuidText(hdr.parentUuid)})`, {
+        hint: 'the parent was replaced or modified; find the original parent image',
+      });
+    }
+    return parent;
+  }
+  throw new TypervisorError(`${name}: cannot open the parent of this differencing VHD (tried ${failures.join('; ')})`, {
+    hint: 'put the parent image where the differencing disk names it (relative to the differencing disk)',
+  });
+}
+
+function uuidText(u: Uint8Array | undefined): string {
+  if (u === undefined) return 'none: not a VHD';
+  const h = [...u].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
