@@ -6,11 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TypervisorError } from '../../src/core/errors.js';
 import { main } from '../../src/cli/main.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { vhdChecksum } from '../../src/storage/vhd/vhd-footer.js';
+import { MemoryImageFileSystem } from './qcow2-images.js';
 import { firstDifference, qemu, qemuIo, tempDir } from './qemu-tools.js';
 
 const tmp = tempDir('vhd-diff-');
@@ -193,4 +196,52 @@ describe('differencing VHDs', () => {
     expect(status).toBe(0);
     expect(JSON.parse(Buffer.concat(chunks).toString())).toEqual(JSON.parse(qemu('qemu-img', ['info', '--output', 'json', child])));
   });
+});
+
+describe('differencing VHDs with mutated headers and locators', () => {
+  it('open, read and write, or refuse with a TypervisorError, in bounded time', async () => {
+    const { parent, child } = family('fuzz', 'dynamic', () => [
+      { code: 'W2ru', path: '.\\fuzz-parent.vhd' },
+      { code: 'W2ku', path: 'C:\\x\\fuzz-parent.vhd' },
+    ]);
+    const base = new Uint8Array(readFileSync(child));
+    const parentBytes = new Uint8Array(readFileSync(parent));
+    const outcomes = { ok: 0, refused: 0 };
+    // Header bytes 40-1023 (parent UUID, name, locator entries) and the locators' data (after the last block).
+    const locatorData = base.length - 512 - 1024;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ at: fc.oneof(fc.integer({ min: 512 + 40, max: 512 + 1023 }), fc.integer({ min: locatorData, max: locatorData + 1023 })), value: fc.nat(255) }), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        async (ms, writable) => {
+          const b = base.slice();
+          for (const m of ms) b[m.at] = m.value;
+          const fs = new MemoryImageFileSystem({ 'child.vhd': b, 'fuzz-parent.vhd': parentBytes });
+          const work = (async () => {
+            const d = await openImage(fs, 'child.vhd', { format: 'vpc', readOnly: !writable });
+            try {
+              if (writable) await d.write(3 * MiB - 7, new Uint8Array(9000).fill(1));
+              await d.read(0, new Uint8Array(Math.min(d.capacity, 5 * MiB)));
+            } finally {
+              await d.close();
+            }
+          })();
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000)));
+          try {
+            await Promise.race([work, limit]);
+            outcomes.ok++;
+          } catch (e) {
+            if (!(e instanceof TypervisorError)) throw e;
+            outcomes.refused++;
+          } finally {
+            clearTimeout(timer);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(outcomes.ok).toBeGreaterThan(0);
+    expect(outcomes.refused).toBeGreaterThan(0);
+  }, 60_000);
 });

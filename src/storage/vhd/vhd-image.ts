@@ -432,7 +432,7 @@ async function openDynamic(name: string, file: ImageFile, footer: VhdFooter, cap
     { what: 'the BAT', start: batOffset, end: batOffset + batBytes },
   ];
   // Parent locators' data (differencing disks) is metadata too: blocks must not cover it.
-  for (const [i, l] of hdr.locators.entries()) {
+  for (const [i, l] of (footer.diskType === DISK_DIFFERENCING ? hdr.locators : []).entries()) {
     const start = Number(l.dataOffset);
     const len = Math.ceil(Math.max(l.dataLength, 1) / SECTOR) * SECTOR;
     if (l.dataLength === 0 || l.dataOffset >= BigInt(fileSize)) continue;
