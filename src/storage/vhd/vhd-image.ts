@@ -58,7 +58,8 @@ interface Region {
  * Fixed disks are the disk's bytes followed by the footer; reads and writes go straight to the
  * file. Dynamic disks ("Dynamic Disk Header Format", "Block Allocation Table and Data Blocks")
  * map each block (usually 2 MiB) through the BAT to a sector bitmap followed by the block's
- * data; unallocated blocks, and sectors whose bitmap bit is clear, read as zeros. (QEMU ignores
+ * data; unallocated blocks, and sectors whose bitmap bit is clear, read as zeros (or as the
+ * parent's, for differencing disks). (QEMU ignores
  * the bitmap when reading and sets every bit when it allocates; images either of us writes
  * have zeros behind clear bits, so both read them alike.)
  *
@@ -107,6 +108,7 @@ export class VhdImage implements BlockBackend {
     const name = file.name;
     const readOnly = options.readOnly ?? true;
     if (!readOnly && !file.writable) throw new TypervisorError(`${name}: cannot open a read-only file for writing`);
+    if (!readOnly && options.withoutParent) throw new TypervisorError(`${name}: a VHD opened without its parent cannot be written`);
     const fileSize = await file.size();
     if (fileSize < FOOTER_BYTES) {
       throw new TypervisorError(`${name}: the file is ${fileSize} bytes long, too short for a VHD image (its footer alone is ${FOOTER_BYTES} bytes)`, {
@@ -197,16 +199,6 @@ export class VhdImage implements BlockBackend {
     } finally {
       await this.file.close();
     }
-  }
-
-  /** Bytes of the file in use: blocks, metadata and footer (the next block goes where the footer is). */
-  get imageEnd(): number {
-    return this.dyn === undefined ? this.capacity + FOOTER_BYTES : this.dyn.freeOffset + FOOTER_BYTES;
-  }
-
-  /** Number of allocated blocks of a dynamic disk (0 for fixed disks). */
-  get allocatedBlocks(): number {
-    return this.dyn === undefined ? 0 : this.dyn.bat.reduce((n, e) => n + (e === BAT_UNALLOCATED ? 0 : 1), 0);
   }
 
   private check(what: string, offset: number, length: number): void {
