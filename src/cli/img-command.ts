@@ -15,8 +15,10 @@ import { createNewFile } from './img-files.js';
 import { addImgOpsCommands } from './img-ops-commands.js';
 import { addImgSnapshotCommand, listSnapshots, snapshotJson, snapshotListText } from './img-snapshot.js';
 import type { Qcow2Snapshot } from '../storage/qcow2/qcow2-snapshot-table.js';
+import { parseVpcOption, type VpcCreateOptions, vhdInfoFacts, vpcCreateText } from './img-vhd.js';
+import { createVhd } from '../storage/vhd/vhd-create.js';
 
-const FORMATS = ['qcow2', 'raw'];
+const FORMATS = ['qcow2', 'raw', 'vpc'];
 
 /**
  * Parses a size as qemu-img does: a non-negative number, optionally with a fraction, and an
@@ -33,14 +35,15 @@ export function parseImageSize(text: string, what = 'image size'): number {
 }
 
 /** Parses `-o key=value,...` (qemu-img's option strings; the options we know). */
-function parseCreateOptions(list: string[]): { clusterSize?: number } {
-  const out: { clusterSize?: number } = {};
+function parseCreateOptions(list: string[]): { clusterSize?: number; vpc: VpcCreateOptions } {
+  const out: { clusterSize?: number; vpc: VpcCreateOptions } = { vpc: {} };
   for (const item of list.flatMap((o) => o.split(','))) {
     if (item === '') continue;
     const [key, value] = item.split('=', 2);
     if (key === 'cluster_size' && value !== undefined) out.clusterSize = parseImageSize(value, 'cluster size');
+    else if (parseVpcOption(key, value, out.vpc)) continue;
     else {
-      throw new TypervisorError(`unsupported image option '${item}'`, { hint: 'supported: -o cluster_size=SIZE (qcow2); set the backing file with -b and -F' });
+      throw new TypervisorError(`unsupported image option '${item}'`, { hint: 'supported: -o cluster_size=SIZE (qcow2), -o subformat=dynamic|fixed,force_size=on|off (vpc); set the backing file with -b and -F' });
     }
   }
   return out;
@@ -86,6 +89,10 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
     const st = await stat(filename);
     const actual = st.blocks * 512;
     if (fmt === 'raw') return { 'virtual-size': size, filename, format: 'raw', 'actual-size': actual, 'dirty-flag': false };
+    if (fmt === 'vpc') {
+      const v = await vhdInfoFacts(file);
+      return { 'virtual-size': v.virtualSize, filename, ...(v.clusterSize !== undefined ? { 'cluster-size': v.clusterSize } : {}), format: 'vpc', 'actual-size': actual, 'dirty-flag': false };
+    }
     if (fmt !== 'qcow2') throw new TypervisorError(`${filename}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2' });
     const probe = new Uint8Array(Math.min(HEADER_PROBE_BYTES, size));
     await file.pread(probe, 0);
@@ -179,22 +186,25 @@ function outputOption(): Option {
  */
 export function addImgCommand(program: Command, streams: CliStreams, done: (status: number) => void): void {
   const out = (text: string) => void streams.stdout.write(new TextEncoder().encode(text));
-  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2) like qemu-img');
+  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2, vpc/VHD) like qemu-img');
 
   img
     .command('create')
-    .description('create a disk image: qcow2 (v3, thin) or raw (sparse)')
+    .description('create a disk image: qcow2 (v3, thin), raw (sparse) or vpc (VHD, dynamic or fixed)')
     .addOption(new Option('-f <fmt>', 'image format').choices(FORMATS).default('raw'))
     .option('-b <backing>', 'backing file (qcow2); SIZE defaults to its size')
     .option('-F <fmt>', 'backing file format (default: probed)')
-    .option('-o <options>', 'format options: cluster_size=SIZE', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('-o <options>', 'format options: cluster_size=SIZE (qcow2); subformat=dynamic|fixed, force_size=on|off (vpc)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-q', 'quiet')
     .argument('<file>', 'the image to create (must not exist)')
     .argument('[size]', 'virtual size in bytes, or with a k, M, G, T suffix')
     .action(async (file: string, sizeText: string | undefined, opts: { f: string; b?: string; F?: string; o: string[]; q?: boolean }) => {
       const o = parseCreateOptions(opts.o);
-      if (opts.f === 'raw' && (opts.b !== undefined || o.clusterSize !== undefined)) {
-        throw new TypervisorError('raw images have no backing file or cluster size', { hint: 'use -f qcow2' });
+      if (opts.f !== 'qcow2' && (opts.b !== undefined || o.clusterSize !== undefined)) {
+        throw new TypervisorError(`${opts.f} images have no backing file or cluster size`, { hint: 'use -f qcow2' });
+      }
+      if (opts.f !== 'vpc' && (o.vpc.subformat !== undefined || o.vpc.forceSize !== undefined)) {
+        throw new TypervisorError('subformat and force_size are options of vpc images', { hint: 'use -f vpc' });
       }
       let size = sizeText === undefined ? undefined : parseImageSize(sizeText);
       let backingFormat = opts.F === undefined ? undefined : checkFormat(opts.F, '-F');
@@ -217,6 +227,8 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       try {
         if (opts.f === 'qcow2') {
           size = await createQcow2(f, { size, ...(o.clusterSize ? { clusterSize: o.clusterSize } : {}), ...(opts.b !== undefined ? { backingFile: opts.b, backingFormat } : {}) });
+        } else if (opts.f === 'vpc') {
+          await createVhd(f, { size, ...o.vpc });
         } else {
           await f.truncate(size);
         }
@@ -228,9 +240,11 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       }
       await f.close();
       if (!opts.q) {
-        const extra = opts.f === 'qcow2' ? ` cluster_size=${o.clusterSize ?? 65536}` : '';
+        const extra = opts.f === 'qcow2' ? ` cluster_size=${o.clusterSize ?? 65536}` : opts.f === 'vpc' ? vpcCreateText(o.vpc) : '';
         const back = opts.b !== undefined ? ` backing_file=${opts.b} backing_fmt=${backingFormat}` : '';
-        out(`Formatting '${file}', fmt=${opts.f}${extra} size=${size}${back}\n`);
+        // qemu-img prints vpc's options after the size (and the size as requested).
+        const line = opts.f === 'vpc' ? ` size=${sizeText === undefined ? size : parseImageSize(sizeText)}${extra}` : `${extra} size=${size}`;
+        out(`Formatting '${file}', fmt=${opts.f}${line}${back}\n`);
       }
       done(0);
     });
@@ -332,10 +346,10 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
 
   img
     .command('convert')
-    .description('copy an image into a new one, in raw or qcow2, leaving zero regions unallocated')
+    .description('copy an image into a new one, in raw, qcow2 or vpc, leaving zero regions unallocated')
     .option('-f <fmt>', 'source format (default: probed)')
     .addOption(new Option('-O <fmt>', 'output format').choices(FORMATS).default('raw'))
-    .option('-o <options>', 'output format options: cluster_size=SIZE', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('-o <options>', 'output format options: cluster_size=SIZE (qcow2); subformat=dynamic|fixed, force_size=on|off (vpc)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('-p', 'show progress on standard error')
     .option('-c', 'compress the clusters of a qcow2 output (deflate, as qemu-img convert -c)')
     .argument('<src>', 'the source image')
@@ -343,12 +357,14 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
     .action(async (src: string, dst: string, opts: { f?: string; O: string; o: string[]; p?: boolean; c?: boolean }) => {
       if (opts.c && opts.O !== 'qcow2') throw new TypervisorError('compression (-c) needs a qcow2 output', { hint: 'add -O qcow2' });
       const o = parseCreateOptions(opts.o);
-      if (opts.O === 'raw' && o.clusterSize !== undefined) throw new TypervisorError('raw images have no cluster size', { hint: 'use -O qcow2' });
+      if (opts.O !== 'qcow2' && o.clusterSize !== undefined) throw new TypervisorError(`${opts.O} images have no cluster size`, { hint: 'use -O qcow2' });
+      if (opts.O !== 'vpc' && (o.vpc.subformat !== undefined || o.vpc.forceSize !== undefined)) throw new TypervisorError('subformat and force_size are options of vpc images', { hint: 'use -O vpc' });
       await convertImage({
         src,
         dst,
         ...(opts.f !== undefined ? { srcFormat: checkFormat(opts.f, '-f') } : {}),
-        dstFormat: opts.O as 'raw' | 'qcow2',
+        dstFormat: opts.O as 'raw' | 'qcow2' | 'vpc',
+        ...(opts.O === 'vpc' ? { vpc: o.vpc } : {}),
         ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}),
         ...(opts.c ? { compress: true } : {}),
         ...(opts.p ? { progress: (text: string) => void streams.stderr.write(text) } : {}),

@@ -11,7 +11,10 @@ export interface CompareOptions {
   strict?: boolean;
 }
 
-/** What `img compare` found: `mismatchAt` is the 512-byte-aligned offset of the first difference. */
+/**
+ * What `img compare` found: `mismatchAt` is the 512-byte-aligned offset of the first difference;
+ * `sizeMismatch` that the sizes differ and the common part matched (when qemu-img warns).
+ */
 export type CompareResult = { identical: true; sizeMismatch: boolean } | { identical: false; sizeMismatch: boolean; mismatchAt?: number };
 
 const CHUNK = 1 << 20;
@@ -44,7 +47,8 @@ export async function compareImages(o: CompareOptions): Promise<CompareResult> {
       await a.read(pos, bufA.subarray(0, n));
       await b.read(pos, bufB.subarray(0, n));
       const at = firstDifference(bufA.subarray(0, n), bufB.subarray(0, n), pos);
-      if (at !== undefined) return { identical: false, sizeMismatch, mismatchAt: at };
+      // qemu-img compare reaches (and warns about) the size difference only after the common part matched.
+      if (at !== undefined) return { identical: false, sizeMismatch: false, mismatchAt: at };
     }
     const longer = a.capacity > b.capacity ? a : b;
     for (let pos = common; pos < longer.capacity; pos += CHUNK) {

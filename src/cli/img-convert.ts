@@ -8,12 +8,17 @@ import { Qcow2Image } from '../storage/qcow2/qcow2-image.js';
 import { RawImage } from '../storage/raw/raw-image.js';
 import { convertCompressed } from './img-convert-compressed.js';
 import { createNewFile } from './img-files.js';
+import { createVhd } from '../storage/vhd/vhd-create.js';
+import { VhdImage } from '../storage/vhd/vhd-image.js';
+import type { VpcCreateOptions } from './img-vhd.js';
 
 export interface ConvertOptions {
   src: string;
   dst: string;
   srcFormat?: string;
-  dstFormat: 'raw' | 'qcow2';
+  dstFormat: 'raw' | 'qcow2' | 'vpc';
+  /** Options of a vpc destination (subformat, force_size). */
+  vpc?: VpcCreateOptions;
   clusterSize?: number;
   /** Compress every cluster that gets smaller (-c; qcow2 output only). */
   compress?: boolean;
@@ -49,6 +54,11 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
     if (o.dstFormat === 'qcow2') {
       await createQcow2(file, { size, ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}) });
       dst = await Qcow2Image.open(file, { readOnly: false });
+    } else if (o.dstFormat === 'vpc') {
+      // The VHD's size is rounded up to a CHS geometry (as qemu-img's); the tail reads as zeros.
+      await createVhd(file, { size, ...o.vpc });
+      // No flush per new block: a failed convert removes the output, and the end flushes once.
+      dst = await VhdImage.open(file, { readOnly: false, syncAllocations: false });
     } else {
       await file.truncate(size);
       dst = await RawImage.open(file, { readOnly: false });
@@ -72,9 +82,15 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
     } else for (let pos = 0; pos < size; pos += CHUNK) {
       const part = buf.subarray(0, Math.min(CHUNK, size - pos));
       await src.read(pos, part);
-      for (let at = 0; at < part.length; at += PIECE) {
-        const piece = part.subarray(at, Math.min(at + PIECE, part.length));
-        if (!isZero(piece)) await dst.write(pos + at, piece);
+      // Consecutive non-zero pieces go out as one write (fewer, larger requests).
+      let run = -1;
+      for (let at = 0; at <= part.length; at += PIECE) {
+        const zero = at === part.length || isZero(part.subarray(at, Math.min(at + PIECE, part.length)));
+        if (!zero && run < 0) run = at;
+        if (zero && run >= 0) {
+          await dst.write(pos + run, part.subarray(run, at));
+          run = -1;
+        }
       }
       show(pos + part.length);
     }

@@ -7,7 +7,7 @@ import type { DiskConfig } from '../vmm/machine-config.js';
 import { nodeImageFileSystem } from './storage-file.js';
 
 /** The image formats `--disk …,format=` accepts. */
-export const DISK_FORMATS = ['qcow2', 'raw'] as const;
+export const DISK_FORMATS = ['qcow2', 'raw', 'vpc'] as const;
 
 /** One `--disk` value, parsed. */
 export interface DiskSpec {
@@ -18,10 +18,10 @@ export interface DiskSpec {
   readonly serial?: string;
 }
 
-const SYNTAX = '--disk PATH[,format=qcow2|raw][,readonly][,serial=ID] (write ",," for a comma in PATH)';
+const SYNTAX = '--disk PATH[,format=qcow2|raw|vpc][,readonly][,serial=ID] (write ",," for a comma in PATH)';
 
 /**
- * Parses `PATH[,format=qcow2|raw][,readonly][,serial=ID]` as QEMU's -drive does: options after
+ * Parses `PATH[,format=qcow2|raw|vpc][,readonly][,serial=ID]` as QEMU's -drive does: options after
  * the first comma, `,,` for a literal comma.
  */
 export function parseDiskSpec(text: string): DiskSpec {
@@ -44,12 +44,14 @@ export function parseDiskSpec(text: string): DiskSpec {
     const key = eq < 0 ? option : option.slice(0, eq);
     const value = eq < 0 ? undefined : option.slice(eq + 1);
     if (key === 'format' && value !== undefined) {
-      if (!(DISK_FORMATS as readonly string[]).includes(value)) {
+      // "vhd" is the format's own name; QEMU calls it vpc (Virtual PC).
+      const name = value === 'vhd' ? 'vpc' : value;
+      if (!(DISK_FORMATS as readonly string[]).includes(name)) {
         throw new TypervisorError(`--disk ${path}: unknown format '${value}'`, {
           hint: `formats: ${DISK_FORMATS.join(', ')}; leave format= out to detect it (other formats: qemu-img convert -O qcow2)`,
         });
       }
-      format = value as DiskSpec['format'];
+      format = name as DiskSpec['format'];
     } else if ((key === 'readonly' || key === 'ro') && (value === undefined || value === 'on' || value === 'off')) {
       readOnly = value !== 'off';
     } else if (key === 'serial' && value !== undefined) {

@@ -4,6 +4,7 @@ import type { ImageFileSystem } from './image-file.js';
 import { probeFormat } from './probe-format.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw/raw-image.js';
+import { VhdImage } from './vhd/vhd-image.js';
 
 export interface OpenImageOptions {
   /** The image's format; undefined: probed from its first bytes. */
@@ -59,6 +60,12 @@ async function openInChain(
           readOnly,
           l2CacheBytes: options.l2CacheBytes,
           openBacking: (backingName, backingFormat) => openInChain(fs, backingName, key, backingFormat, true, [...chain, key], options),
+        });
+      case 'vpc':
+      case 'vhd':
+        return await VhdImage.open(file, {
+          readOnly,
+          openBacking: (parentName, parentFormat) => openInChain(fs, parentName, key, parentFormat, true, [...chain, key], options),
         });
       default:
         throw new TypervisorError(`${key}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2 or -O raw' });
