@@ -7,7 +7,7 @@ import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateConsole, validateDevices, validateMachineConfig, validateMemBytes, withConsoleDevice, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
@@ -22,6 +22,10 @@ export interface MachineFlags {
   device?: string[];
   /** `--disk PATH[,format=…][,readonly]`, repeatable (run only). */
   disk?: string[];
+  /** `--console ttyS0|hvc0`. */
+  console?: string;
+  /** `--balloon SIZE`: the balloon's initial target. */
+  balloon?: string;
 }
 
 /** Adds the machine-describing options to a command. */
@@ -34,7 +38,11 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--initrd <path>', 'initial ramdisk (cpio) for the kernel')
     .option('--append <args>', 'kernel command line')
     .option('--mem <size>', 'guest RAM, e.g. 512M or 2G (16M to 3.5G; default 512M, 128M with --bios none)')
-    .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[]);
+    .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[])
+    .addOption(
+      new Option('--console <name>', 'the guest console the terminal is connected to: ttyS0 (the UART) or hvc0 (adds a virtio-console)').choices(CONSOLE_KINDS).default('ttyS0'),
+    )
+    .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)');
 }
 
 /**
@@ -46,7 +54,18 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const word = ['builtin', 'default', 'none'].includes(opts.bios);
   const biosWord = word ? validateBios(opts.bios) : undefined;
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
-  const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
+  const consoleKind = opts.console === undefined ? undefined : validateConsole(opts.console, [{ type: 'virtio-console' }]);
+  const balloonBytes = opts.balloon !== undefined ? parseMemorySize(opts.balloon) : undefined;
+  if (balloonBytes !== undefined && balloonBytes >= memBytes) {
+    throw new TypervisorError(`--balloon ${opts.balloon} is not less than the guest's RAM (${opts.mem ?? `${memBytes >> 20}M`})`, { hint: 'give --balloon a size below --mem' });
+  }
+  const requested = (opts.device ?? []).map((type) => ({ type }));
+  // --balloon sets the target of the --device virtio-balloon, or adds one.
+  if (balloonBytes !== undefined && !requested.some((d) => d.type === 'virtio-balloon')) requested.push({ type: 'virtio-balloon' });
+  const devices = withConsoleDevice(
+    validateDevices(requested.map((d) => (d.type === 'virtio-balloon' && balloonBytes !== undefined ? { ...d, targetBytes: balloonBytes } : d))),
+    consoleKind,
+  );
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
   if (devices.length + diskSpecs.length > VIRTIO_SLOTS) {
     throw new TypervisorError(`${devices.length + diskSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
@@ -74,6 +93,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
     const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number };
     const config = await defaultGuestConfig({
       memBytes,
+      ...(consoleKind ? { console: consoleKind } : {}),
       ...(command.length ? { command } : {}),
       ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
@@ -89,14 +109,17 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   }
   const kernel = await readGuestFile(opts.kernel, 'kernel');
   const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
+  // With hvc0 and no --append, the kernel is told to use it; an --append is taken as written.
+  const append = opts.append ?? (consoleKind === 'hvc0' ? 'console=hvc0' : undefined);
   return withDisks((all) =>
     validateMachineConfig({
       memBytes,
       bios,
       kernel,
       ...(initrd ? { initrd } : {}),
-      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      ...(append !== undefined ? { append } : {}),
       ...(all.length ? { devices: all } : {}),
+      ...(consoleKind === 'hvc0' ? { console: consoleKind } : {}),
     }),
   );
 }
@@ -152,12 +175,22 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
       },
       message: (text) => void streams.stderr.write(text),
     });
+    // The terminal's size, now and on every change, for a virtio-console (F_SIZE); the UART ignores it.
+    const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number; on?(e: 'resize', f: () => void): unknown; off?(e: 'resize', f: () => void): unknown };
+    const onResize = () => {
+      if (terminal.columns && terminal.rows) running.resizeConsole(terminal.columns, terminal.rows);
+    };
+    if (terminal.isTTY) {
+      onResize();
+      terminal.on?.('resize', onResize);
+    }
     try {
       running.start();
       const exit = await running.exited;
       return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
     } finally {
       closeInput();
+      terminal.off?.('resize', onResize);
     }
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.

@@ -12,6 +12,8 @@ import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
 import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
+import { VirtioConsole } from '../devices/virtio/console/index.js';
+import { VirtioBalloon } from '../devices/virtio/balloon/index.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -45,14 +47,29 @@ export interface VirtBoard {
   readonly virtio: readonly VirtioMmioTransport[];
   /** The virtio-blk devices, in the order of the config's disks. */
   readonly disks: readonly VirtioBlk[];
+  /** The first virtio-console device, if the config has one (hvc0 in Linux). */
+  readonly console?: VirtioConsole;
+  /** The first virtio-balloon device, if the config has one. */
+  readonly balloon?: VirtioBalloon;
   readonly boot: BootState;
 }
 
-/** A fresh device of a configured type. `wake` gets an idle hart going after an asynchronous completion. */
-function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevice {
+/**
+ * A fresh device of a configured type. `wake` gets an idle hart going after an asynchronous
+ * completion; `console` receives what a virtio-console transmits.
+ */
+function createVirtioDevice(config: DeviceConfig, wake: () => void, console: (bytes: Uint8Array) => void): VirtioDevice {
   switch (config.type) {
     case 'virtio-rng':
       return new VirtioRng();
+    case 'virtio-console':
+      return new VirtioConsole({ output: console, wake });
+    case 'virtio-balloon':
+      return new VirtioBalloon({
+        wake,
+        ...(config.targetBytes !== undefined ? { targetBytes: config.targetBytes } : {}),
+        ...(config.deflateOnOom !== undefined ? { deflateOnOom: config.deflateOnOom } : {}),
+      });
     case 'virtio-blk':
       return new VirtioBlk(config.backend, {
         wake,
@@ -116,10 +133,14 @@ export async function buildVirtBoard(
 
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
   const disks: VirtioBlk[] = [];
+  let virtioConsole: VirtioConsole | undefined;
+  let balloon: VirtioBalloon | undefined;
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
-    const model = createVirtioDevice(device, () => events.wake());
+    const model = createVirtioDevice(device, () => events.wake(), (bytes) => events.console(bytes));
     if (model instanceof VirtioBlk) disks.push(model);
+    if (model instanceof VirtioConsole) virtioConsole ??= model;
+    if (model instanceof VirtioBalloon) balloon ??= model;
     const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
@@ -138,5 +159,9 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, boot };
+  return {
+    hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, boot,
+    ...(virtioConsole ? { console: virtioConsole } : {}),
+    ...(balloon ? { balloon } : {}),
+  };
 }
