@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { defaultGuestConfig } from '../../src/host/index.js';
 import { ensureDefaultGuest } from '../../src/host/guest-image/default-guest.js';
-import { BOOT_TIMEOUT_MS } from './guest-harness.js';
+import { BOOT_TIMEOUT_MS, runTypervisor, stripTerminalQueries, type RunResult } from './guest-harness.js';
 
 const MiB = 1 << 20;
 const STEP_MS = 120_000;
@@ -98,4 +98,22 @@ describe('virtio-balloon in the default guest, through the library API', () => {
     expect(await m.exited).toEqual({ reason: 'finisher', code: 0 });
     machine = undefined;
   }, BOOT_TIMEOUT_MS + 5 * STEP_MS);
+});
+
+describe('typervisor run --balloon', () => {
+  const shown = (r: RunResult) => `status ${r.status}\n--- stdout ---\n${stripTerminalQueries(r.stdout).slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`;
+  /** Waits (in the guest) until MemTotal has not changed for 3 s (the driver inflates from its probe on), then prints it. */
+  const settledMemTotal = [
+    'sh', '-c',
+    'last=0; same=0; for i in $(seq 120); do t=$(awk "/^MemTotal:/ { print \\$2 }" /proc/meminfo); if [ "$t" = "$last" ]; then same=$((same + 1)); [ $same -ge 3 ] && break; else same=0; fi; last=$t; sleep 1; done; echo "memtotal=$t"',
+  ];
+
+  it('starts the guest with the balloon already holding SIZE: MemTotal is that much below a balloon of 0', async () => {
+    const empty = await runTypervisor(['run', '--mem', '512M', '--device', 'virtio-balloon', '--', ...settledMemTotal]);
+    const full = await runTypervisor(['run', '--mem', '512M', '--balloon', '128M', '--', ...settledMemTotal]);
+    for (const r of [empty, full]) expect(r.status, shown(r)).toBe(0);
+    const kb = (r: RunResult) => Number(/^memtotal=(\d+)$/m.exec(r.stdout)?.[1]);
+    expect(kb(empty), shown(empty)).toBeGreaterThan(400 * 1024);
+    expect(kb(empty) - kb(full), `${shown(empty)}\n${shown(full)}`).toBe(128 * 1024);
+  }, 2 * BOOT_TIMEOUT_MS + 10_000);
 });

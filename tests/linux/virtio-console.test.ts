@@ -38,6 +38,12 @@ describe.sequential('virtio-console as the default guest\'s console', () => {
     expect(hvcRest).toEqual(uartRest);
   }, 2 * BOOT_TIMEOUT_MS + 10_000);
 
+  it('with --device virtio-console alone, keeps ttyS0 as the console and still prints what goes to hvc0', async () => {
+    const r = await runTypervisor(['run', '--device', 'virtio-console', '--', 'sh', '-c', 'echo "device=$(cat /sys/bus/virtio/devices/virtio0/device)"; echo to-hvc0 > /dev/hvc0; head -1 /proc/consoles']);
+    expect(r.status, shown(r)).toBe(0);
+    expect(r.stdout, shown(r)).toMatch(/^device=0x0003\nto-hvc0\r?\nttyS0\s+-W-/);
+  }, BOOT_TIMEOUT_MS + 10_000);
+
   it('gives an interactive shell over hvc0: a command, Ctrl-C, the terminal size, poweroff', async () => {
     const s = TmuxSession.start('tv-hvc0', (f) => `stty -a > ${f('stty-before')}; ${process.execPath} ${CLI} run --console hvc0; echo TV_EXIT=$?; stty -a > ${f('stty-after')}`);
     sessions.push(s);
