@@ -1,18 +1,45 @@
 // virtio-console (hvc0) as the default guest's console, end to end: `run --console hvc0` adds
 // the device, passes console=hvc0 and connects stdin/stdout to it. A command's output and exit
-// status are the same as over the UART (ttyS0, run side by side as the reference), and the
+// status are the same as over the UART (ttyS0, run side by side) and as on QEMU's virt board
+// with its virtio-serial console (virtconsole, the reference), and the
 // interactive shell works over hvc0 in a tmux pane: prompt, a command, Ctrl-C reaching the
 // foreground job, the pane's size arriving through VIRTIO_CONSOLE_F_SIZE (also after a resize),
 // and poweroff with status 0 and the terminal restored.
-// Needs the build, the cached default guest (fetched on first use), and Debian's tmux.
+// Needs the build, the cached default guest (fetched on first use), Debian's tmux and
+// qemu-system-riscv64.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandInitramfs } from '../../src/host/guest-image/command-initramfs.js';
 import { ensureDefaultGuest } from '../../src/host/guest-image/default-guest.js';
 import { BOOT_TIMEOUT_MS, CLI, count, GUEST_PROMPT, runTypervisor, stripTerminalQueries, TmuxSession, type RunResult } from './guest-harness.js';
 
 const sessions: TmuxSession[] = [];
+const work = mkdtempSync(path.join(tmpdir(), 'virtio-console-'));
 afterAll(() => {
   for (const s of sessions) s.kill();
+  rmSync(work, { recursive: true, force: true });
 });
+
+/**
+ * The default guest's kernel and initramfs running `argv` on QEMU's virt board with hvc0 on a
+ * virtio-serial console (virtconsole; the UART goes to null, the guest prints nothing there):
+ * its stdout and exit status (the test finisher's).
+ */
+async function qemuHvc0(argv: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const guest = await ensureDefaultGuest();
+  const initrd = path.join(work, 'initrd.cpio');
+  writeFileSync(initrd, Buffer.concat([readFileSync(guest.initramfsPath), commandInitramfs(argv)]));
+  const r = spawnSync('qemu-system-riscv64', [
+    '-machine', 'virt', '-m', '512M', '-nographic', '-serial', 'null', '-monitor', 'none', '-bios', 'default',
+    '-kernel', guest.kernelPath, '-initrd', initrd, '-append', 'console=hvc0 quiet loglevel=0', '-no-reboot',
+    '-chardev', 'stdio,id=con', '-device', 'virtio-serial-device', '-device', 'virtconsole,chardev=con',
+  ], { encoding: 'latin1', timeout: BOOT_TIMEOUT_MS, input: '' });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 beforeAll(async () => {
   await ensureDefaultGuest();
@@ -21,10 +48,12 @@ beforeAll(async () => {
 const shown = (r: RunResult) => `status ${r.status} after ${(r.ms / 1000).toFixed(1)} s\n--- stdout ---\n${stripTerminalQueries(r.stdout).slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`;
 
 describe.sequential('virtio-console as the default guest\'s console', () => {
-  it('runs a command over hvc0 with the same output and status as over ttyS0', async () => {
+  it('runs a command over hvc0 with the same output and status as over ttyS0, and as QEMU\'s virtconsole', async () => {
     const command = ['--', 'sh', '-c', 'cat /proc/consoles; echo hi; exit 3'];
     const hvc = await runTypervisor(['run', '--console', 'hvc0', ...command]);
     const uart = await runTypervisor(['run', ...command]);
+    const qemu = await qemuHvc0(command.slice(1));
+    expect([qemu.status, qemu.stdout], qemu.stderr).toEqual([3, hvc.stdout]);
     for (const r of [hvc, uart]) {
       expect(r.status, shown(r)).toBe(3);
       expect(r.stderr, shown(r)).not.toMatch(/error|failed|cannot|hint:/i);
@@ -36,7 +65,7 @@ describe.sequential('virtio-console as the default guest\'s console', () => {
     expect(uartConsoles, shown(uart)).toMatch(/^ttyS0\s+-W-/);
     expect(hvcRest.join('\n'), shown(hvc)).toBe('hi\n');
     expect(hvcRest).toEqual(uartRest);
-  }, 2 * BOOT_TIMEOUT_MS + 10_000);
+  }, 3 * BOOT_TIMEOUT_MS + 10_000);
 
   it('with --device virtio-console alone, keeps ttyS0 as the console and still prints what goes to hvc0', async () => {
     const r = await runTypervisor(['run', '--device', 'virtio-console', '--', 'sh', '-c', 'echo "device=$(cat /sys/bus/virtio/devices/virtio0/device)"; echo to-hvc0 > /dev/hvc0; head -1 /proc/consoles']);
