@@ -111,7 +111,7 @@ describe('typervisor CLI', () => {
     expect(seen).toEqual([5, 4096]);
     const big = await cli(['run', '--bios', 'none', '--kernel', kernel, '--mem', '64M', '--balloon', '64M']);
     expect(big.status).toBe(1);
-    expect(big.stderr).toMatch(/--balloon 64M is not less than the guest's RAM \(64M\)\nhint: give --balloon a size below --mem/);
+    expect(big.stderr).toMatch(/--balloon 64M is not less than the guest's RAM \(64 MiB\)\nhint: give --balloon a size below --mem/);
   });
 
   it('attaches --device virtio-rng at virtio-mmio slot 7, as QEMU does', async () => {

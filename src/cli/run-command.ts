@@ -7,25 +7,20 @@ import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateConsole, validateDevices, validateMachineConfig, validateMemBytes, withConsoleDevice, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { devicesFromFlags, type DeviceFlags } from './device-flags.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
 /** Options `run` and `dtb` share: what machine to build. */
-export interface MachineFlags {
+export interface MachineFlags extends DeviceFlags {
   bios: string;
   kernel?: string;
   initrd?: string;
   append?: string;
   mem?: string;
-  /** `--device TYPE`, repeatable. */
-  device?: string[];
   /** `--disk PATH[,format=…][,readonly]`, repeatable (run only). */
   disk?: string[];
-  /** `--console ttyS0|hvc0`. */
-  console?: string;
-  /** `--balloon SIZE`: the balloon's initial target. */
-  balloon?: string;
 }
 
 /** Adds the machine-describing options to a command. */
@@ -54,18 +49,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const word = ['builtin', 'default', 'none'].includes(opts.bios);
   const biosWord = word ? validateBios(opts.bios) : undefined;
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
-  const consoleKind = opts.console === undefined ? undefined : validateConsole(opts.console, [{ type: 'virtio-console' }]);
-  const balloonBytes = opts.balloon !== undefined ? parseMemorySize(opts.balloon) : undefined;
-  if (balloonBytes !== undefined && balloonBytes >= memBytes) {
-    throw new TypervisorError(`--balloon ${opts.balloon} is not less than the guest's RAM (${opts.mem ?? `${memBytes >> 20}M`})`, { hint: 'give --balloon a size below --mem' });
-  }
-  const requested = (opts.device ?? []).map((type) => ({ type }));
-  // --balloon sets the target of the --device virtio-balloon, or adds one.
-  if (balloonBytes !== undefined && !requested.some((d) => d.type === 'virtio-balloon')) requested.push({ type: 'virtio-balloon' });
-  const devices = withConsoleDevice(
-    validateDevices(requested.map((d) => (d.type === 'virtio-balloon' && balloonBytes !== undefined ? { ...d, targetBytes: balloonBytes } : d))),
-    consoleKind,
-  );
+  const { devices, console: consoleKind } = devicesFromFlags(opts, memBytes);
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
   if (devices.length + diskSpecs.length > VIRTIO_SLOTS) {
     throw new TypervisorError(`${devices.length + diskSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
