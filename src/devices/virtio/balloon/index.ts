@@ -9,4 +9,5 @@ export {
   VirtioBalloon,
   type BalloonStats,
   type VirtioBalloonOptions,
+  type VirtioBalloonState,
 } from './virtio-balloon.js';

@@ -244,3 +244,38 @@ describe('virtio-balloon on garbage PFN lists (fast-check)', () => {
     );
   });
 });
+
+describe('virtio-balloon state', () => {
+  it('saves target, actual, released pages and the held stats buffer; a restored device hands that buffer back', async () => {
+    const a = session({ targetBytes: 3 * PAGE, activate: false });
+    a.offerStats([[5, 1000n]]);
+    a.activate();
+    a.offerPfns(0, [FIRST_FREE_PFN + 2, FIRST_FREE_PFN, 0x10]);
+    a.balloon.notify(0);
+    a.balloon.writeConfig(4, 4, 2);
+    const saved = a.balloon.save();
+    expect(saved).toEqual({ version: 1, numPages: 3, actual: 2, released: [FIRST_FREE_PFN, FIRST_FREE_PFN + 2], statsHead: 0, ignored: 1 });
+    const b = session();
+    b.balloon.restore(JSON.parse(JSON.stringify(saved)));
+    expect([b.balloon.targetBytes, b.balloon.actualBytes, b.balloon.releasedBytes, b.balloon.ignoredPfns]).toEqual([3 * PAGE, 2 * PAGE, 2 * PAGE, 1]);
+    void b.balloon.refreshStats();
+    expect(b.rings[2]!.takeUsed()).toEqual([{ id: 0, len: 0 }]);
+  });
+
+  it('refuses a damaged state and stays as it was', () => {
+    const s = session({ targetBytes: PAGE });
+    const good = { version: 1, numPages: 1, actual: 0, released: [], statsHead: -1, ignored: 0 };
+    for (const bad of [
+      { ...good, version: 0 },
+      { ...good, numPages: 2 ** 32 },
+      { ...good, released: [1, 1] },
+      { ...good, released: [-1] },
+      { ...good, statsHead: 40000 },
+      { ...good, extra: true },
+      { ...good, actual: undefined },
+    ]) {
+      expect(() => s.balloon.restore(bad as never)).toThrow(TypervisorError);
+    }
+    expect(s.balloon.save()).toEqual(good);
+  });
+});

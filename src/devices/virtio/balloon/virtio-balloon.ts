@@ -1,4 +1,6 @@
 import { TypervisorError } from '../../../core/errors.js';
+import type { Snapshotable } from '../../../core/snapshotable.js';
+import { StateReader } from '../../../core/state-reader.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
 
@@ -97,7 +99,24 @@ export interface VirtioBalloonOptions {
   readonly deflateOnOom?: boolean;
   /** Called after the device raised an interrupt outside any MMIO access (host-side calls): wakes an idle hart. */
   readonly wake?: () => void;
+  /** Key in a snapshot (default `virtio-balloon`). */
+  readonly id?: string;
 }
+
+/** The device's own state (the queues' state belongs to the transport). */
+export interface VirtioBalloonState {
+  version: 1;
+  numPages: number;
+  actual: number;
+  /** PFNs given up and not taken back, ascending. */
+  released: number[];
+  /** Descriptor head of the held stats buffer, or -1. */
+  statsHead: number;
+  ignored: number;
+}
+
+/** Most PFNs a snapshot may list: every 4 KiB page of the largest wasm32 memory. */
+const MAX_RELEASED = 2 ** 20;
 
 /**
  * The virtio memory balloon. Host side: {@link setTarget}, {@link actualBytes},
@@ -105,8 +124,9 @@ export interface VirtioBalloonOptions {
  * buffers) never throws to the host: a PFN outside RAM is ignored (and counted), a buffer of the
  * wrong direction sets DEVICE_NEEDS_RESET.
  */
-export class VirtioBalloon implements VirtioDevice {
+export class VirtioBalloon implements VirtioDevice, Snapshotable<VirtioBalloonState> {
   readonly type = VirtioDeviceId.balloon;
+  readonly id: string;
   readonly features: bigint;
   readonly queueSizes = [BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE];
   readonly configSize = CONFIG_SIZE;
@@ -122,6 +142,7 @@ export class VirtioBalloon implements VirtioDevice {
   private statsWaiters: ((stats: BalloonStats) => void)[] = [];
 
   constructor(private readonly options: VirtioBalloonOptions = {}) {
+    this.id = options.id ?? 'virtio-balloon';
     this.features = (1n << VIRTIO_BALLOON_F_STATS_VQ) | (options.deflateOnOom ? 1n << VIRTIO_BALLOON_F_DEFLATE_ON_OOM : 0n);
     this.numPages = pagesOf(options.targetBytes ?? 0);
   }
@@ -179,6 +200,39 @@ export class VirtioBalloon implements VirtioDevice {
     const next = new Promise<BalloonStats>((resolve) => this.statsWaiters.push(resolve));
     this.returnStatsBuffer();
     return next;
+  }
+
+  save(): VirtioBalloonState {
+    return {
+      version: 1,
+      numPages: this.numPages,
+      actual: this.actual,
+      released: [...this.released].sort((a, b) => a - b),
+      statsHead: this.statsHead ?? -1,
+      ignored: this.ignored,
+    };
+  }
+
+  /**
+   * Restores the target, `actual`, the released pages and the held stats buffer (checked like
+   * guest input: PFNs are 32-bit and listed once). Call it after the transport's restore, which
+   * resets and re-activates the device.
+   */
+  restore(state: VirtioBalloonState): void {
+    const r = new StateReader(this.id, state, 1);
+    const numPages = r.int('numPages', 0, 0xffff_ffff);
+    const actual = r.int('actual', 0, 0xffff_ffff);
+    const released = r.ints('released', 0, 0xffff_ffff, MAX_RELEASED);
+    const statsHead = r.int('statsHead', -1, 32767);
+    const ignored = r.int('ignored', 0, Number.MAX_SAFE_INTEGER);
+    r.done();
+    r.check(new Set(released).size === released.length, "field 'released' lists a page twice");
+    this.numPages = numPages;
+    this.actual = actual;
+    this.released.clear();
+    for (const p of released) this.released.add(p);
+    this.statsHead = statsHead < 0 ? undefined : statsHead;
+    this.ignored = ignored;
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {

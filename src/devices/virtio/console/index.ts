@@ -7,4 +7,5 @@ export {
   VIRTIO_CONSOLE_F_SIZE,
   VirtioConsole,
   type VirtioConsoleOptions,
+  type VirtioConsoleState,
 } from './virtio-console.js';

@@ -224,3 +224,29 @@ describe('virtio-console on garbage rings (fast-check)', () => {
     );
   });
 });
+
+describe('virtio-console state', () => {
+  it('saves the size and pending input and restores them into a fresh device, which delivers the input', () => {
+    const a = session({ activate: false, size: { columns: 90, rows: 33 } });
+    a.con.receive(bytes('abc'));
+    a.con.receive(bytes('def'));
+    const saved = a.con.save();
+    expect(saved).toEqual({ version: 1, columns: 90, rows: 33, input: [...bytes('abcdef')] });
+    const b = session();
+    b.rx.setDesc(0, { addr: DATA, len: 16, flags: WRITE });
+    b.rx.offer(0);
+    b.con.notify(0);
+    b.con.restore(JSON.parse(JSON.stringify(saved)));
+    expect([b.con.readConfig(0, 2), b.con.readConfig(2, 2)]).toEqual([90, 33]);
+    expect(b.rx.takeUsed()).toEqual([{ id: 0, len: 6 }]);
+    expect(b.text(DATA, 6)).toBe('abcdef');
+  });
+
+  it('refuses a damaged state and stays as it was', () => {
+    const s = session({ size: { columns: 80, rows: 24 } });
+    for (const bad of [null, { version: 2, columns: 1, rows: 1, input: [] }, { version: 1, columns: 70000, rows: 1, input: [] }, { version: 1, columns: 1, rows: 1, input: [256] }, { version: 1, columns: 1, rows: 1, input: [], x: 1 }]) {
+      expect(() => s.con.restore(bad as never)).toThrow(TypervisorError);
+    }
+    expect(s.con.save()).toEqual({ version: 1, columns: 80, rows: 24, input: [] });
+  });
+});

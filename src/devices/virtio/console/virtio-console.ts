@@ -1,4 +1,6 @@
 import { TypervisorError } from '../../../core/errors.js';
+import type { Snapshotable } from '../../../core/snapshotable.js';
+import { StateReader } from '../../../core/state-reader.js';
 import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
 
 // virtio-console, virtio 1.2 §5.3: one port (no VIRTIO_CONSOLE_F_MULTIPORT), so two queues:
@@ -42,6 +44,17 @@ export interface VirtioConsoleOptions {
   readonly wake?: () => void;
   /** The console's initial size in character cells, for F_SIZE (0×0: unknown). */
   readonly size?: { readonly columns: number; readonly rows: number };
+  /** Key in a snapshot (default `virtio-console`). */
+  readonly id?: string;
+}
+
+/** The device's own state (the queues' state belongs to the transport). */
+export interface VirtioConsoleState {
+  version: 1;
+  columns: number;
+  rows: number;
+  /** Host input not yet given to the guest. */
+  input: number[];
 }
 
 /**
@@ -50,8 +63,9 @@ export interface VirtioConsoleOptions {
  * driver notifies. Neither direction throws to the host for anything the guest does: a bad
  * buffer sets DEVICE_NEEDS_RESET.
  */
-export class VirtioConsole implements VirtioDevice {
+export class VirtioConsole implements VirtioDevice, Snapshotable<VirtioConsoleState> {
   readonly type = VirtioDeviceId.console;
+  readonly id: string;
   readonly features = (1n << VIRTIO_CONSOLE_F_SIZE) | (1n << VIRTIO_CONSOLE_F_EMERG_WRITE);
   readonly queueSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
   readonly configSize = CONFIG_SIZE;
@@ -64,6 +78,7 @@ export class VirtioConsole implements VirtioDevice {
   private inputBytes = 0;
 
   constructor(private readonly options: VirtioConsoleOptions) {
+    this.id = options.id ?? 'virtio-console';
     this.columns = clampU16(options.size?.columns ?? 0);
     this.rows = clampU16(options.size?.rows ?? 0);
   }
@@ -96,6 +111,30 @@ export class VirtioConsole implements VirtioDevice {
       this.active.interrupt.configChanged();
       this.options.wake?.();
     }
+  }
+
+  save(): VirtioConsoleState {
+    const input: number[] = [];
+    this.input.forEach((chunk, i) => input.push(...chunk.subarray(i === 0 ? this.inputHead : 0)));
+    return { version: 1, columns: this.columns, rows: this.rows, input };
+  }
+
+  /**
+   * Restores the size and pending input (checked like guest input). Call it after the
+   * transport's restore, which resets and re-activates the device.
+   */
+  restore(state: VirtioConsoleState): void {
+    const r = new StateReader(this.id, state, 1);
+    const columns = r.int('columns', 0, 0xffff);
+    const rows = r.int('rows', 0, 0xffff);
+    const input = r.ints('input', 0, 0xff, CONSOLE_INPUT_LIMIT);
+    r.done();
+    this.columns = columns;
+    this.rows = rows;
+    this.input = input.length ? [Uint8Array.from(input)] : [];
+    this.inputHead = 0;
+    this.inputBytes = input.length;
+    this.deliver();
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
