@@ -7,6 +7,7 @@ import { FakeHart } from '../../tests/helpers/fake-hart.js';
 import { makeElf } from '../../tests/helpers/elf-image.js';
 import { RunExit } from '../cpu/hart-api.js';
 import type { MachineOptions } from '../vmm/machine.js';
+import { DEVICE_TYPES } from '../vmm/machine-config.js';
 import { main } from './main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-cli-'));
@@ -84,6 +85,35 @@ describe('typervisor CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('adds a virtio-console for --console hvc0, whose output reaches stdout like the UART\'s', async () => {
+    const seen: number[] = [];
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--console', 'hvc0'], (h) => {
+      seen.push(Number(h.load(0x1000_8008, 4))); // DeviceID of slot 7
+      h.print('uart ');
+      h.store(0x1000_8000 + 0x100 + 8, 4, 0x68); // emerg_wr (virtio 1.2 §5.3.4)
+      h.store(0x1000_8000 + 0x100 + 8, 4, 0x69);
+      h.store(0x10_0000, 4, 0x5555);
+      return RunExit.Budget;
+    });
+    expect(r).toEqual({ status: 0, stdout: 'uart hi', stderr: '' });
+    expect(seen).toEqual([3]);
+    expect((await cli(['run', '--bios', 'none', '--kernel', kernel, '--console', 'ttyS1'])).stderr).toMatch(/argument 'ttyS1' is invalid.*ttyS0, hvc0/);
+  });
+
+  it('adds a virtio-balloon whose num_pages is the --balloon size, and refuses one as big as RAM', async () => {
+    const seen: number[] = [];
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--balloon', '16M'], (h) => {
+      seen.push(Number(h.load(0x1000_8008, 4)), Number(h.load(0x1000_8100, 4)));
+      h.store(0x10_0000, 4, 0x5555);
+      return RunExit.Budget;
+    });
+    expect(r).toEqual({ status: 0, stdout: '', stderr: '' });
+    expect(seen).toEqual([5, 4096]);
+    const big = await cli(['run', '--bios', 'none', '--kernel', kernel, '--mem', '64M', '--balloon', '64M']);
+    expect(big.status).toBe(1);
+    expect(big.stderr).toMatch(/--balloon 64M is not less than the guest's RAM \(64 MiB\)\nhint: give --balloon a size below --mem/);
+  });
+
   it('attaches --device virtio-rng at virtio-mmio slot 7, as QEMU does', async () => {
     const seen: number[] = [];
     const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-rng'], (h) => {
@@ -100,7 +130,7 @@ describe('typervisor CLI', () => {
   it('refuses an unknown --device, listing the known ones', async () => {
     const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-gpu']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("typervisor: unknown device 'virtio-gpu'\nhint: known devices: virtio-rng\n");
+    expect(r.stderr).toBe(`typervisor: unknown device 'virtio-gpu'\nhint: known devices: ${DEVICE_TYPES.join(', ')}\n`);
   });
 
   it('lists the virtio devices in the device tree (dtb --device)', async () => {

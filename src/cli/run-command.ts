@@ -8,12 +8,13 @@ import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
 import { openShares, parseShareSpec } from '../host/share-option.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { devicesFromFlags, type DeviceFlags } from './device-flags.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
 /** Options `run` and `dtb` share: what machine to build. */
-export interface MachineFlags {
+export interface MachineFlags extends DeviceFlags {
   bios: string;
   kernel?: string;
   initrd?: string;
@@ -49,7 +50,11 @@ export function addMachineOptions(cmd: Command): Command {
       'share a host directory read-write over virtio-9p (repeatable): HOSTDIR[,tag=TAG][,readonly]; tags default to share0, share1, … in order; in the guest: mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
-    );
+    )
+    .addOption(
+      new Option('--console <name>', 'the guest console the terminal is connected to: ttyS0 (the UART) or hvc0 (adds a virtio-console)').choices(CONSOLE_KINDS).default('ttyS0'),
+    )
+    .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)');
 }
 
 /**
@@ -61,7 +66,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const word = ['builtin', 'default', 'none'].includes(opts.bios);
   const biosWord = word ? validateBios(opts.bios) : undefined;
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
-  const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
+  const { devices, console: consoleKind } = devicesFromFlags(opts, memBytes);
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
   const shareSpecs = (opts.share ?? []).map(parseShareSpec);
   if (devices.length + diskSpecs.length + shareSpecs.length > VIRTIO_SLOTS) {
@@ -92,6 +97,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
     const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number };
     const config = await defaultGuestConfig({
       memBytes,
+      ...(consoleKind ? { console: consoleKind } : {}),
       ...(command.length ? { command } : {}),
       ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
@@ -107,14 +113,17 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   }
   const kernel = await readGuestFile(opts.kernel, 'kernel');
   const initrd = opts.initrd !== undefined ? await readGuestFile(opts.initrd, 'initrd') : undefined;
+  // With hvc0 and no --append, the kernel is told to use it; an --append is taken as written.
+  const append = opts.append ?? (consoleKind === 'hvc0' ? 'console=hvc0' : undefined);
   return withDisks((all) =>
     validateMachineConfig({
       memBytes,
       bios,
       kernel,
       ...(initrd ? { initrd } : {}),
-      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      ...(append !== undefined ? { append } : {}),
       ...(all.length ? { devices: all } : {}),
+      ...(consoleKind === 'hvc0' ? { console: consoleKind } : {}),
     }),
   );
 }
@@ -164,12 +173,22 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
       },
       message: (text) => void streams.stderr.write(text),
     });
+    // The terminal's size, now and on every change, for a virtio-console (F_SIZE); the UART ignores it.
+    const terminal = streams.stdout as { isTTY?: boolean; columns?: number; rows?: number; on?(e: 'resize', f: () => void): unknown; off?(e: 'resize', f: () => void): unknown };
+    const onResize = () => {
+      if (terminal.columns && terminal.rows) running.resizeConsole(terminal.columns, terminal.rows);
+    };
+    if (terminal.isTTY) {
+      onResize();
+      terminal.on?.('resize', onResize);
+    }
     try {
       running.start();
       const exit = await running.exited;
       return exit.code & 0xff; // what the operating system keeps of an exit status, as with QEMU's exit()
     } finally {
       closeInput();
+      terminal.off?.('resize', onResize);
     }
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.

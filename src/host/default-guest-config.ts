@@ -1,6 +1,6 @@
 import { concatBytes } from '../core/concat-bytes.js';
 import { TypervisorError } from '../core/errors.js';
-import type { KernelImage, MachineConfig } from '../vmm/machine-config.js';
+import { withConsoleDevice, type ConsoleKind, type KernelImage, type MachineConfig } from '../vmm/machine-config.js';
 import { commandInitramfs, ensureDefaultGuest, type GuestProgress } from './guest-image/index.js';
 import { readGuestFile } from './guest-file.js';
 
@@ -16,6 +16,11 @@ export interface DefaultGuestOptions {
   readonly memBytes?: number;
   /** Run this command (argv) instead of an interactive shell; its exit status ends the VM. */
   readonly command?: readonly string[];
+  /**
+   * The guest console: `ttyS0` (the UART, default) or `hvc0` (adds a virtio-console device and
+   * makes it the kernel's console and the host's console input).
+   */
+  readonly console?: ConsoleKind;
   /** Replaces the default kernel command line. */
   readonly append?: string;
   /** The host terminal's size, passed to the guest's console (ignored with `append`). */
@@ -55,8 +60,14 @@ export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<M
     bios: 'builtin',
     kernel,
     initrd,
-    append: o.append ?? (o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND) + sizeArgument(o.terminalSize),
+    append: o.append ?? consoleArgument(o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND, o.console) + sizeArgument(o.terminalSize),
+    ...(o.console === 'hvc0' ? { console: 'hvc0', devices: withConsoleDevice([], 'hvc0') } : {}),
   };
+}
+
+/** The default command line with `console=ttyS0` replaced by the chosen console. */
+function consoleArgument(append: string, console: ConsoleKind | undefined): string {
+  return console && console !== 'ttyS0' ? append.replace('console=ttyS0', `console=${console}`) : append;
 }
 
 /** ` typervisor.size=COLSxROWS` for the guest's /init, or nothing for a size that is not sane. */

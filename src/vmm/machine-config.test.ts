@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TypervisorError } from '../core/errors.js';
 import { thrown } from '../../tests/helpers/thrown.js';
-import { disksOf, formatBytes, parseMemorySize, validateDevices, validateMachineConfig, virtioSlots } from './machine-config.js';
+import { DEVICE_TYPES, disksOf, formatBytes, parseMemorySize, validateDevices, validateMachineConfig, virtioSlots, withConsoleDevice } from './machine-config.js';
 
 const kernel = { name: 'k.elf', bytes: new Uint8Array(1) };
 
@@ -68,7 +68,8 @@ describe('devices', () => {
   it('names the known devices when given an unknown one', () => {
     const e = thrown(() => validateDevices([{ type: 'virtio-gpu' }]));
     expect(e.message).toBe("unknown device 'virtio-gpu'");
-    expect(e.hint).toBe('known devices: virtio-rng');
+    expect(e.hint).toBe(`known devices: ${DEVICE_TYPES.join(', ')}`);
+    expect(DEVICE_TYPES).toEqual(expect.arrayContaining(['virtio-rng', 'virtio-console', 'virtio-balloon']));
     expect(thrown(() => validateDevices([null])).message).toBe('unknown device null');
     expect(thrown(() => validateDevices([{ type: 'virtio-rng', size: 3 }])).message).toBe("device 'virtio-rng' has unknown option size");
     expect(thrown(() => validateDevices('virtio-rng')).message).toMatch(/must be an array/);
@@ -85,6 +86,28 @@ describe('devices', () => {
     expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, cache: 'none' }])).message).toBe('disk: unknown disk option cache');
     expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, serial: 'x'.repeat(21) }])).message).toMatch(/at most 20 bytes/);
     expect(thrown(() => validateDevices([{ type: 'virtio-blk', backend, readOnly: 'yes' }])).message).toMatch(/readOnly must be true or false/);
+  });
+
+  it('takes a balloon with a target below the RAM size', () => {
+    const config = validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, devices: [{ type: 'virtio-balloon', targetBytes: 2 ** 25, deflateOnOom: true }] });
+    expect(config.devices).toEqual([{ type: 'virtio-balloon', targetBytes: 2 ** 25, deflateOnOom: true }]);
+    const big = thrown(() => validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, devices: [{ type: 'virtio-balloon', targetBytes: 2 ** 28 }] }));
+    expect([big.message, big.hint]).toEqual(["the balloon target 256 MiB is more than the guest's RAM (128 MiB)", 'give --balloon a size below --mem']);
+    expect(thrown(() => validateDevices([{ type: 'virtio-balloon', targetBytes: -1 }])).message).toMatch(/not a byte count/);
+    expect(thrown(() => validateDevices([{ type: 'virtio-balloon', size: 1 }])).message).toBe('virtio-balloon: unknown option size');
+    expect(thrown(() => validateDevices([{ type: 'virtio-balloon', deflateOnOom: 1 }])).message).toMatch(/true or false/);
+  });
+
+  it('connects the console to hvc0 only with a virtio-console device', () => {
+    const devices = withConsoleDevice([{ type: 'virtio-rng' }], 'hvc0');
+    expect(devices).toEqual([{ type: 'virtio-rng' }, { type: 'virtio-console' }]);
+    expect(withConsoleDevice(devices, 'hvc0')).toEqual(devices); // not twice
+    expect(withConsoleDevice([], 'ttyS0')).toEqual([]);
+    expect(validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, devices, console: 'hvc0' }).console).toBe('hvc0');
+    expect(validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel })).not.toHaveProperty('console');
+    const missing = thrown(() => validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, console: 'hvc0' }));
+    expect(missing.message).toBe('console hvc0 needs a virtio-console device');
+    expect(thrown(() => validateMachineConfig({ memBytes: 2 ** 27, bios: 'none', kernel, console: 'ttyAMA0' })).message).toBe("unknown console 'ttyAMA0'");
   });
 
   it('allows at most one device per virtio-mmio slot', () => {

@@ -39,14 +39,24 @@ export interface MachineConfig {
    * ({@link virtioSlotOf}).
    */
   readonly devices?: readonly DeviceConfig[];
+  /**
+   * Where the host's console input goes: `ttyS0` (the UART, default) or `hvc0` (the
+   * virtio-console device, which `devices` must then hold). Output of both always reaches the
+   * console sink, so nothing the guest prints on the other one is lost.
+   */
+  readonly console?: ConsoleKind;
 }
 
+/** The guest console the host terminal is connected to (named as Linux names it). */
+export const CONSOLE_KINDS = ['ttyS0', 'hvc0'] as const;
+export type ConsoleKind = (typeof CONSOLE_KINDS)[number];
+
 /** The device types `devices` may name (the CLI's `--device` values). */
-export const DEVICE_TYPES = ['virtio-rng'] as const;
+export const DEVICE_TYPES = ['virtio-rng', 'virtio-console', 'virtio-balloon'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
-/** One device of the machine: a `--device` type, a disk, or a shared folder. */
-export type DeviceConfig = { readonly type: DeviceType } | DiskConfig | ShareConfig;
+/** One device of the machine: a `--device` type, a balloon with options, a disk, or a shared folder. */
+export type DeviceConfig = { readonly type: Exclude<DeviceType, 'virtio-balloon'> } | BalloonConfig | DiskConfig | ShareConfig;
 
 /**
  * A virtio-9p share over an already opened {@link SharedFileSystem} (the host opens the folder,
@@ -59,6 +69,15 @@ export interface ShareConfig {
   readonly tag: string;
   /** For messages, e.g. the path given with --share. */
   readonly name?: string;
+}
+
+/** A virtio-balloon device (virtio 1.2 §5.5). */
+export interface BalloonConfig {
+  readonly type: 'virtio-balloon';
+  /** Bytes the guest is asked to give back from the start (the balloon's initial target; default 0). */
+  readonly targetBytes?: number;
+  /** Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM (Linux then leaves ballooned pages in MemTotal). */
+  readonly deflateOnOom?: boolean;
 }
 
 /**
@@ -104,6 +123,7 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
     const type = typeof d === 'object' && d !== null ? (d as { type?: unknown }).type : undefined;
     if (type === 'virtio-blk') return validateDisk(d as Record<string, unknown>);
     if (type === 'virtio-9p') return validateShare(d as Record<string, unknown>);
+    if (type === 'virtio-balloon') return validateBalloon(d as Record<string, unknown>);
     if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
       throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
         hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
@@ -111,8 +131,23 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
     }
     const extra = Object.keys(d as object).filter((k) => k !== 'type');
     if (extra.length) throw new TypervisorError(`device '${type}' has unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
-    return { type: type as DeviceType };
+    return { type: type as Exclude<DeviceType, 'virtio-balloon'> };
   });
+}
+
+function validateBalloon(d: Record<string, unknown>): BalloonConfig {
+  const extra = Object.keys(d).filter((k) => !['type', 'targetBytes', 'deflateOnOom'].includes(k));
+  if (extra.length) throw new TypervisorError(`virtio-balloon: unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+  const target = d['targetBytes'];
+  if (target !== undefined && !(Number.isSafeInteger(target) && (target as number) >= 0)) {
+    throw new TypervisorError(`virtio-balloon: the target ${String(target)} is not a byte count`, { hint: 'e.g. --balloon 128M' });
+  }
+  if (d['deflateOnOom'] !== undefined && typeof d['deflateOnOom'] !== 'boolean') throw new TypervisorError('virtio-balloon: deflateOnOom must be true or false');
+  return {
+    type: 'virtio-balloon',
+    ...(target !== undefined ? { targetBytes: target as number } : {}),
+    ...(d['deflateOnOom'] !== undefined ? { deflateOnOom: d['deflateOnOom'] as boolean } : {}),
+  };
 }
 
 function validateDisk(d: Record<string, unknown>): DiskConfig {
@@ -196,6 +231,7 @@ export function validateMachineConfig(config: {
   initrd?: KernelImage;
   append?: string;
   devices?: unknown;
+  console?: string;
 }): MachineConfig {
   const bios = config.bios === undefined ? 'builtin' : typeof config.bios === 'string' ? validateBios(config.bios) : config.bios;
   if (config.append !== undefined && (typeof config.append !== 'string' || config.append.includes('\0'))) {
@@ -206,14 +242,42 @@ export function validateMachineConfig(config: {
       hint: 'shorten --append',
     });
   }
+  const memBytes = validateMemBytes(config.memBytes);
+  const devices = config.devices !== undefined ? validateDevices(config.devices) : undefined;
+  const console = config.console === undefined ? undefined : validateConsole(config.console, devices ?? []);
+  for (const d of devices ?? []) {
+    if (d.type === 'virtio-balloon' && (d.targetBytes ?? 0) > memBytes) {
+      throw new TypervisorError(`the balloon target ${formatBytes(d.targetBytes!)} is more than the guest's RAM (${formatBytes(memBytes)})`, {
+        hint: 'give --balloon a size below --mem',
+      });
+    }
+  }
   return {
-    memBytes: validateMemBytes(config.memBytes),
+    memBytes,
     bios,
     kernel: config.kernel,
     ...(config.initrd ? { initrd: config.initrd } : {}),
     ...(config.append !== undefined ? { append: config.append } : {}),
-    ...(config.devices !== undefined ? { devices: validateDevices(config.devices) } : {}),
+    ...(devices !== undefined ? { devices } : {}),
+    ...(console !== undefined ? { console } : {}),
   };
+}
+
+/** `devices` with a virtio-console added at the end when `console` is hvc0 and none is there yet. */
+export function withConsoleDevice(devices: readonly DeviceConfig[], console: ConsoleKind | undefined): DeviceConfig[] {
+  if (console !== 'hvc0' || devices.some((d) => d.type === 'virtio-console')) return [...devices];
+  return [...devices, { type: 'virtio-console' }];
+}
+
+/** Checks a console name; `hvc0` needs a virtio-console device among `devices`. */
+export function validateConsole(console: string, devices: readonly DeviceConfig[]): ConsoleKind {
+  if (!(CONSOLE_KINDS as readonly string[]).includes(console)) {
+    throw new TypervisorError(`unknown console '${console}'`, { hint: `use --console ${CONSOLE_KINDS.join(' or --console ')}` });
+  }
+  if (console === 'hvc0' && !devices.some((d) => d.type === 'virtio-console')) {
+    throw new TypervisorError('console hvc0 needs a virtio-console device', { hint: "add { type: 'virtio-console' } to the devices" });
+  }
+  return console as ConsoleKind;
 }
 
 /** Linux's COMMAND_LINE_SIZE on riscv (arch/riscv/include/uapi/asm/setup.h). */

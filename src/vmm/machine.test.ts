@@ -224,3 +224,31 @@ describe('Machine', () => {
     await expect(create).rejects.toThrow(/prog\.elf: not a kernel: neither an ELF file nor a RISC-V Linux Image/);
   });
 });
+
+describe('Machine with a virtio-console and a balloon', () => {
+  const create = (extra: Partial<MachineConfig>) =>
+    Machine.create({ ...config(), ...extra }, { console: () => {} }, { createHart: async (o) => new FakeHart(o, () => RunExit.Budget) });
+
+  it('sends console input to hvc0 when the config chose it, else to the UART', async () => {
+    const hvc = await create({ devices: [{ type: 'virtio-console' }], console: 'hvc0' });
+    hvc.consoleInput(Uint8Array.of(1, 2, 3));
+    expect(hvc.devices.console!.pendingInput).toBe(3);
+    expect(hvc.devices.uart.takeInput(10)).toEqual(new Uint8Array());
+    const tty = await create({ devices: [{ type: 'virtio-console' }] });
+    tty.consoleInput(Uint8Array.of(1, 2, 3));
+    expect(tty.devices.console!.pendingInput).toBe(0);
+    expect(tty.devices.uart.takeInput(10)).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
+  it('gives the terminal size to the virtio-console (config space cols/rows)', async () => {
+    const m = await create({ devices: [{ type: 'virtio-console' }], console: 'hvc0' });
+    m.resizeConsole(120, 40);
+    expect([m.devices.console!.readConfig(0, 2), m.devices.console!.readConfig(2, 2)]).toEqual([120, 40]);
+  });
+
+  it('exposes the balloon, with the configured target, only when there is one', async () => {
+    expect((await create({})).balloon).toBeUndefined();
+    const m = await create({ devices: [{ type: 'virtio-balloon', targetBytes: 8 << 20 }] });
+    expect([m.balloon!.targetBytes, m.balloon!.actualBytes, m.balloon!.stats()]).toEqual([8 << 20, 0, undefined]);
+  });
+});

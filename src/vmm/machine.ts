@@ -6,6 +6,7 @@ import type { MachineConfig } from './machine-config.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { buildVirtBoard, type VirtBoard } from './virt-board.js';
 import type { VirtioBlk } from '../devices/virtio/blk/index.js';
+import type { VirtioBalloon } from '../devices/virtio/balloon/index.js';
 
 export type { HartFactory, MachineHart } from './machine-hart.js';
 
@@ -72,6 +73,8 @@ export class Machine {
   private readonly now: () => number;
   private readonly createHart: HartFactory;
   private readonly slice: number;
+  /** The host terminal's size (resizeConsole), given to each board's virtio-console. */
+  private consoleSize: { columns: number; rows: number } | undefined;
 
   private constructor(
     private readonly config: MachineConfig,
@@ -121,10 +124,33 @@ export class Machine {
     );
   }
 
-  /** Console input for the guest (keyboard or pipe): goes to the UART's receiver. */
+  /**
+   * Console input for the guest (keyboard or pipe): goes to the console the config chose — the
+   * UART's receiver (ttyS0, default) or the virtio-console's receive queue (hvc0).
+   */
   consoleInput(bytes: Uint8Array): void {
-    this.board.uart.receive(bytes);
+    const { console } = this.board;
+    if (this.config.console === 'hvc0' && console) console.receive(bytes);
+    else this.board.uart.receive(bytes);
     this.wake?.();
+  }
+
+  /**
+   * The host terminal's size changed (or is first known): a virtio-console tells the guest
+   * (VIRTIO_CONSOLE_F_SIZE, a configuration-change interrupt); the UART has no way to.
+   */
+  resizeConsole(columns: number, rows: number): void {
+    this.consoleSize = { columns, rows };
+    this.board.console?.resize(columns, rows);
+    this.wake?.();
+  }
+
+  /**
+   * The memory balloon (virtio-balloon), or undefined when the config has none. It belongs to
+   * the current board: after a guest reboot this is a new device with the config's target.
+   */
+  get balloon(): VirtioBalloon | undefined {
+    return this.board.balloon;
   }
 
   /** Ends the machine from the host side (e.g. Ctrl-A x) at the end of the current slice. */
@@ -160,6 +186,7 @@ export class Machine {
       wake: () => this.wake?.(),
     });
     for (const d of board.disks) this.diskDevices.add(d);
+    if (this.consoleSize) board.console?.resize(this.consoleSize.columns, this.consoleSize.rows);
     return board;
   }
 

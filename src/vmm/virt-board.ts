@@ -13,6 +13,8 @@ import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
 import { Virtio9p } from '../devices/virtio/9p/virtio-9p.js';
+import { VirtioConsole } from '../devices/virtio/console/index.js';
+import { VirtioBalloon } from '../devices/virtio/balloon/index.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -48,14 +50,29 @@ export interface VirtBoard {
   readonly disks: readonly VirtioBlk[];
   /** The virtio-9p devices (shared folders), in config order: closed when the board is done. */
   readonly shares: readonly Virtio9p[];
+  /** The first virtio-console device, if the config has one (hvc0 in Linux). */
+  readonly console?: VirtioConsole;
+  /** The first virtio-balloon device, if the config has one. */
+  readonly balloon?: VirtioBalloon;
   readonly boot: BootState;
 }
 
-/** A fresh device of a configured type. `wake` gets an idle hart going after an asynchronous completion. */
-function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevice {
+/**
+ * A fresh device of a configured type. `wake` gets an idle hart going after an asynchronous
+ * completion; `console` receives what a virtio-console transmits.
+ */
+function createVirtioDevice(config: DeviceConfig, wake: () => void, console: (bytes: Uint8Array) => void): VirtioDevice {
   switch (config.type) {
     case 'virtio-rng':
       return new VirtioRng();
+    case 'virtio-console':
+      return new VirtioConsole({ output: console, wake });
+    case 'virtio-balloon':
+      return new VirtioBalloon({
+        wake,
+        ...(config.targetBytes !== undefined ? { targetBytes: config.targetBytes } : {}),
+        ...(config.deflateOnOom !== undefined ? { deflateOnOom: config.deflateOnOom } : {}),
+      });
     case 'virtio-blk':
       return new VirtioBlk(config.backend, {
         wake,
@@ -122,11 +139,15 @@ export async function buildVirtBoard(
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
   const disks: VirtioBlk[] = [];
   const shares: Virtio9p[] = [];
+  let virtioConsole: VirtioConsole | undefined;
+  let balloon: VirtioBalloon | undefined;
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
-    const model = createVirtioDevice(device, () => events.wake());
+    const model = createVirtioDevice(device, () => events.wake(), (bytes) => events.console(bytes));
     if (model instanceof VirtioBlk) disks.push(model);
     if (model instanceof Virtio9p) shares.push(model);
+    if (model instanceof VirtioConsole) virtioConsole ??= model;
+    if (model instanceof VirtioBalloon) balloon ??= model;
     const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
@@ -145,5 +166,9 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, shares, boot };
+  return {
+    hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, shares, boot,
+    ...(virtioConsole ? { console: virtioConsole } : {}),
+    ...(balloon ? { balloon } : {}),
+  };
 }

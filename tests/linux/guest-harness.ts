@@ -191,6 +191,11 @@ export class TmuxSession {
     this.tmux(['send-keys', '-t', this.name, ...keys]);
   }
 
+  /** Resizes the session's window (and so the pane, whose program gets SIGWINCH). */
+  resize(width: number, height: number): void {
+    this.tmux(['resize-window', '-t', this.name, '-x', String(width), '-y', String(height)]);
+  }
+
   /** Types a line and presses Enter. */
   typeLine(text: string): void {
     this.type(text);

@@ -2,3 +2,5 @@ export { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, VirtioD
 export * from './queue/index.js';
 export * from './transport/index.js';
 export * from './rng/index.js';
+export * from './console/index.js';
+export * from './balloon/index.js';

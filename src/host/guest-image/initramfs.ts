@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 4;
+export const INITRAMFS_FORMAT = 5;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -101,7 +101,9 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
  *    in dependency order, saying only which failed; sets the hostname; brings up `lo`. Loading
  *    every module (ext4 alone is 7 MB) cost a fifth of a boot without any device to use them;
  *    `modprobe` finds the others later (modules.dep). Sets the console's size from
- *    `typervisor.size=COLSxROWS` on the kernel command line when present.
+ *    `typervisor.size=COLSxROWS` on the kernel command line when present. When the kernel had
+ *    no console for /init (console=hvc0: virtio-console appears with virtio_mmio), opens
+ *    /dev/console for stdin/out/err once the modules are loaded.
  * 2. If /typervisor/command exists (a command archive was appended): turns off the console's
  *    NL→CRNL translation so the command's output bytes arrive unchanged, runs the command in its
  *    own session with the console as controlling terminal (so Ctrl-C and /dev/tty work), waits
@@ -140,6 +142,9 @@ for p in ${modulePaths.filter((p) => moduleName(p) !== 'virtio_mmio').map(shellQ
   case "$wanted" in *" $n "*) load "$p" ;; esac
 done
 
+# With console=hvc0 (virtio-console) the console exists only once virtio_mmio is loaded, so the
+# kernel had none to give /init ("unable to open an initial console"): open it now.
+[ -t 0 ] || exec </dev/console >/dev/console 2>&1
 hostname ${GUEST_HOSTNAME}
 ip link set lo up 2>/dev/null
 cd /root
@@ -179,6 +184,8 @@ function moduleName(path: string): string {
  */
 const DEVICE_MODULES: Record<string, readonly string[]> = {
   '0x0001': ['failover', 'net_failover', 'virtio_net'],
+  // 0x0003 virtio-console: built into Debian's kernel (drivers/char/virtio_console.c is in the
+  // Image, CONFIG_VIRTIO_CONSOLE=y), so there is nothing to load.
   '0x0002': ['virtio_blk', 'crc16', 'crc32c_generic', 'libcrc32c', 'jbd2', 'mbcache', 'ext4'],
   '0x0004': ['virtio-rng'],
   '0x0005': ['virtio_balloon'],
