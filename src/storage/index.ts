@@ -5,3 +5,5 @@ export { type ImageFormatName, probeFormat } from './probe-format.js';
 export { DEFAULT_MAX_BACKING_DEPTH, openImage, type OpenImageOptions } from './open-image.js';
 export { RawImage } from './raw/index.js';
 export { type OpenBacking, type Qcow2Header, Qcow2Image, type Qcow2OpenOptions, parseQcow2Header, QCOW2_MAGIC } from './qcow2/index.js';
+export { VdiImage } from './vdi/index.js';
+export { VmdkImage, type VmdkInfo } from './vmdk/index.js';

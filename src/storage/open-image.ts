@@ -4,6 +4,9 @@ import type { ImageFileSystem } from './image-file.js';
 import { probeFormat } from './probe-format.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw/raw-image.js';
+import { readOnlyError } from './read-only-format.js';
+import { VdiImage } from './vdi/vdi-image.js';
+import { VmdkImage } from './vmdk/vmdk-image.js';
 
 export interface OpenImageOptions {
   /** The image's format; undefined: probed from its first bytes. */
@@ -60,6 +63,12 @@ async function openInChain(
           l2CacheBytes: options.l2CacheBytes,
           openBacking: (backingName, backingFormat) => openInChain(fs, backingName, key, backingFormat, true, [...chain, key], options),
         });
+      case 'vmdk':
+      case 'vdi':
+        // Formats typervisor reads only: a writable open fails before anything is parsed.
+        if (!readOnly) throw readOnlyError(key, fmt);
+        if (fmt === 'vdi') return await VdiImage.open(file);
+        return await VmdkImage.open(file, { openExtent: async (extentName) => fs.open(await fs.resolve(extentName, key), { writable: false }) });
       default:
         throw new TypervisorError(`${key}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2 or -O raw' });
     }
