@@ -12,8 +12,11 @@ import type { CliStreams } from './cli-streams.js';
 import { compareImages } from './img-compare.js';
 import { convertImage } from './img-convert.js';
 import { createNewFile } from './img-files.js';
+import { readOnlyFormatInfo } from './img-info-read-only-formats.js';
 
 const FORMATS = ['qcow2', 'raw'];
+/** Formats typervisor reads (img info, compare, convert -f, backing files): the output formats and the read-only ones. */
+const INPUT_FORMATS = [...FORMATS, 'vmdk', 'vdi'];
 
 /**
  * Parses a size as qemu-img does: a non-negative number, optionally with a fraction, and an
@@ -43,9 +46,9 @@ function parseCreateOptions(list: string[]): { clusterSize?: number } {
   return out;
 }
 
-function checkFormat(fmt: string, flag: string): string {
-  if (!FORMATS.includes(fmt)) {
-    throw new TypervisorError(`unknown or unsupported image format '${fmt}' (${flag})`, { hint: `supported formats: ${FORMATS.join(', ')}` });
+function checkFormat(fmt: string, flag: string, formats = INPUT_FORMATS): string {
+  if (!formats.includes(fmt)) {
+    throw new TypervisorError(`unknown or unsupported image format '${fmt}' (${flag})`, { hint: `supported formats: ${formats.join(', ')}` });
   }
   return fmt;
 }
@@ -70,7 +73,7 @@ export interface ImageInfo {
   'full-backing-filename'?: string;
   'backing-filename-format'?: string;
   'dirty-flag': boolean;
-  'format-specific'?: { type: 'qcow2'; data: Record<string, string | number | boolean> };
+  'format-specific'?: { type: string; data: Record<string, unknown> };
 }
 
 async function imageInfo(filename: string, format: string | undefined): Promise<ImageInfo> {
@@ -81,6 +84,7 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
     const st = await stat(filename);
     const actual = st.blocks * 512;
     if (fmt === 'raw') return { 'virtual-size': size, filename, format: 'raw', 'actual-size': actual, 'dirty-flag': false };
+    if (fmt === 'vmdk' || fmt === 'vdi') return await readOnlyFormatInfo(filename, fmt);
     if (fmt !== 'qcow2') throw new TypervisorError(`${filename}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2' });
     const probe = new Uint8Array(Math.min(HEADER_PROBE_BYTES, size));
     await file.pread(probe, 0);
@@ -121,9 +125,23 @@ function infoText(i: ImageInfo): string {
   if (i['dirty-flag']) lines.push('cleanly shut down: no');
   if (i['format-specific']) {
     lines.push('Format specific information:');
-    for (const [k, v] of Object.entries(i['format-specific'].data)) lines.push(`    ${k.replace(/-/g, ' ')}: ${v}`);
+    specificText(i['format-specific'].data, '    ', lines);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** qemu-img's layout of format-specific data: `key: value`, nested lists as `[i]:` one level deeper. */
+function specificText(data: Record<string, unknown>, indent: string, lines: string[]): void {
+  for (const [k, v] of Object.entries(data)) {
+    const key = k.replace(/-/g, ' ');
+    if (Array.isArray(v)) {
+      lines.push(`${indent}${key}:`);
+      v.forEach((item, n) => {
+        lines.push(`${indent}    [${n}]:`);
+        specificText(item as Record<string, unknown>, `${indent}        `, lines);
+      });
+    } else lines.push(`${indent}${key}: ${v}`);
+  }
 }
 
 function checkText(r: Qcow2CheckResult, out: string[]): void {
@@ -167,7 +185,7 @@ function outputOption(): Option {
  */
 export function addImgCommand(program: Command, streams: CliStreams, done: (status: number) => void): void {
   const out = (text: string) => void streams.stdout.write(new TextEncoder().encode(text));
-  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2) like qemu-img');
+  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2; vmdk and vdi read-only) like qemu-img');
 
   img
     .command('create')
@@ -320,7 +338,7 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
 
   img
     .command('convert')
-    .description('copy an image into a new one, in raw or qcow2, leaving zero regions unallocated')
+    .description('copy an image (raw, qcow2, vmdk, vdi) into a new one, in raw or qcow2, leaving zero regions unallocated')
     .option('-f <fmt>', 'source format (default: probed)')
     .addOption(new Option('-O <fmt>', 'output format').choices(FORMATS).default('raw'))
     .option('-o <options>', 'output format options: cluster_size=SIZE', (v: string, all: string[]) => [...all, v], [] as string[])

@@ -15,7 +15,10 @@ export type OpenExtentFile = (fileName: string) => Promise<ImageFile>;
 
 /** Facts for `img info` (qemu-img's format-specific "extents" list). */
 export interface VmdkExtentInfo {
+  /** The extent file's key (resolved path); "" for a ZERO extent. */
   readonly filename: string;
+  /** The file as the descriptor names it (relative to the descriptor); undefined for the image file itself and ZERO extents. */
+  readonly namedFile?: string;
   /** Bytes of the virtual disk the extent holds. */
   readonly virtualSize: number;
   /** "" for a sparse extent file opened directly (as qemu-img shows it), else the descriptor's type. */
@@ -125,7 +128,7 @@ export class VmdkImage implements BlockBackend {
             }
             extents.push({ start: at, bytes, read: (o, dst) => sparse.read(o, dst) });
             sparseExtents.push(sparse);
-            infos.push({ filename: f.name, virtualSize: bytes, format: 'SPARSE', clusterSize: sparse.grainBytes, ...(sparse.compressed ? { compressed: true } : {}) });
+            infos.push({ filename: f.name, namedFile: line.fileName, virtualSize: bytes, format: 'SPARSE', clusterSize: sparse.grainBytes, ...(sparse.compressed ? { compressed: true } : {}) });
           } else {
             const base = line.offset * SECTOR;
             const size = await f.size();
@@ -136,7 +139,7 @@ export class VmdkImage implements BlockBackend {
               );
             }
             extents.push({ start: at, bytes, read: (o, dst) => flatRead(f, base + o, dst) });
-            infos.push({ filename: f.name, virtualSize: bytes, format: line.type });
+            infos.push({ filename: f.name, namedFile: line.fileName, virtualSize: bytes, format: line.type });
           }
         }
         start += bytes;
