@@ -111,7 +111,7 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
   )
     .option(
       '--disk <spec>',
-      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
+      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw|vmdk|vdi][,readonly][,serial=ID] (vmdk, vdi: readonly only); the format is detected when omitted',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
     )
