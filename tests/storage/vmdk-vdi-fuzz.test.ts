@@ -148,7 +148,7 @@ describe('VMDK and VDI parsing of mutated images', () => {
       const outcomes = { read: 0, refused: 0 };
       await fc.assert(
         fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }), async (mutations, probes) => {
-          let bytes = base.bytes.slice();
+          let bytes: Uint8Array = base.bytes.slice();
           for (const m of mutations) bytes = apply(base, bytes, m);
           try {
             await withTimeout(exercise(base, bytes.slice(), probes));
