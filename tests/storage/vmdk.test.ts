@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TypervisorError } from '../../src/core/errors.js';
+import { closeDisks, openDisks, parseDiskSpec } from '../../src/host/disk-image.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { VmdkImage } from '../../src/storage/vmdk/vmdk-image.js';
 import { blockBackendConformance } from './conformance.js';
-import { firstDifference, tempDir } from './qemu-tools.js';
+import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
 import { DISK_SIZE, vmdkImages } from './vmdk-vdi-images.js';
 
 const tmp = tempDir('vmdk-');
@@ -58,5 +60,30 @@ describe('VMDK: read-only', () => {
     await sparse.close();
     const flat = images.find((i) => i.label === 'monolithicFlat')!;
     await expect(VmdkImage.open(new MemoryImageFile(new Uint8Array(readFileSync(flat.file)), { name: 'd.vmdk' }))).rejects.toThrow(/descriptor files need their extent files/);
+  });
+});
+
+describe('VMDK as a backing file and as a --disk', () => {
+  it('a qcow2 overlay on a vmdk backing file reads as qemu-img reads it', async () => {
+    const base = images.find((i) => i.label === 'streamOptimized')!.file;
+    const overlay = path.join(tmp.dir, 'over.qcow2');
+    qemu('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'vmdk', overlay]);
+    qemuIo(overlay, ['write -P 0x77 1M 4k']);
+    const disk = await openImage(nodeImageFileSystem, overlay, { readOnly: true });
+    const all = new Uint8Array(disk.capacity);
+    await disk.read(0, all);
+    await disk.close();
+    expect(firstDifference(all, qemuRaw(overlay, tmp.dir))).toBeUndefined();
+  });
+
+  it('openDisks attaches a vmdk with ,readonly and refuses it without', async () => {
+    const file = images[0].file;
+    const disks = await openDisks([parseDiskSpec(`${file},readonly`), parseDiskSpec(`${file},format=vmdk,ro=on`)]);
+    expect(disks.map((d) => [d.backend.capacity, d.backend.readOnly])).toEqual([[DISK_SIZE, true], [DISK_SIZE, true]]);
+    await closeDisks(disks);
+    const e = await openDisks([parseDiskSpec(file)]).catch((x: unknown) => x as TypervisorError);
+    expect(e).toBeInstanceOf(TypervisorError);
+    expect((e as TypervisorError).message).toBe(`--disk ${file}: vmdk images are read-only in typervisor`);
+    expect((e as TypervisorError).hint).toMatch(/^attach it with ,readonly or convert it/);
   });
 });
