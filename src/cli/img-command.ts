@@ -315,7 +315,8 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       }
       if (fmt !== 'qcow2') {
         // qemu-img's status for "This image format does not support checks".
-        streams.stderr.write(`typervisor: ${file}: the ${fmt} format has no metadata to check\nhint: img check examines qcow2 images\n`);
+        const what = fmt === 'raw' ? `the ${fmt} format has no metadata to check` : `checking ${fmt} images is not supported (typervisor reads them, validating as it goes)`;
+        streams.stderr.write(`typervisor: ${file}: ${what}\nhint: img check examines qcow2 images${fmt === 'raw' ? '' : '; qemu-img check can check this one'}\n`);
         done(63);
         return;
       }

@@ -82,6 +82,16 @@ describe('img compare with vmdk and vdi images', () => {
   });
 });
 
+describe('img check on vmdk and vdi images', () => {
+  it('exits 63 (a format without checks, as qemu-img for raw) and says so', async () => {
+    for (const image of [images[0], images[images.length - 1]]) {
+      const r = await img('check', image.file);
+      expect(r.status).toBe(63);
+      expect(r.stderr).toMatch(/: checking (vmdk|vdi) images is not supported .*\nhint: img check examines qcow2 images; qemu-img check can check this one\n$/);
+    }
+  });
+});
+
 describe('img on damaged vmdk and vdi images', () => {
   it('info, convert and compare fail with the precise message, exit 1 (compare 2)', async () => {
     const bad = path.join(dir, 'bad.vmdk');
