@@ -87,3 +87,45 @@ describe('VMDK as a backing file and as a --disk', () => {
     expect((e as TypervisorError).hint).toMatch(/^attach it with ,readonly or convert it/);
   });
 });
+
+describe('VMDK disks split into several extents', () => {
+  const GiB = 1024 ** 3;
+  // Across both 2 GiB extent boundaries, and the last sector.
+  const writes: Array<[number, number, number]> = [[2 * GiB - 3000, 6000, 0x21], [4 * GiB - 512, 1024, 0x22], [5 * GiB - 512, 512, 0x23], [12345, 100, 0x24]];
+  for (const subformat of ['twoGbMaxExtentSparse', 'twoGbMaxExtentFlat']) {
+    it(`${subformat}, 5 GiB in three extent files, reads what qemu-io wrote where it wrote it`, async () => {
+      const file = path.join(tmp.dir, `${subformat}.vmdk`);
+      qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', `subformat=${subformat}`, file, '5G']);
+      qemuIo(file, writes.map(([at, len, p]) => `write -P ${p} ${at} ${len}`), ['-f', 'vmdk']);
+      const disk = (await openImage(nodeImageFileSystem, file, { readOnly: true })) as VmdkImage;
+      try {
+        expect(disk.capacity).toBe(5 * GiB);
+        expect(disk.info.extents.map((e) => e.virtualSize)).toEqual([2 * GiB, 2 * GiB, GiB]);
+        for (const [at, len, p] of writes) {
+          const around = new Uint8Array(len + 2048);
+          const from = Math.max(0, at - 1024);
+          const got = around.subarray(0, Math.min(around.length, disk.capacity - from));
+          await disk.read(from, got);
+          const want = new Uint8Array(got.length);
+          want.fill(p, at - from, at - from + len);
+          expect(firstDifference(got, want), `at ${at}`).toBeUndefined();
+        }
+        // And qemu-io agrees with what we read across the first boundary.
+        qemuIo(file, [`read -P 0x21 ${2 * GiB - 3000} 6000`, `read -P 0 ${2 * GiB + 3000} 1024`], ['-f', 'vmdk']);
+      } finally {
+        await disk.close();
+      }
+    });
+  }
+
+  it('compat6 (VMDK version 6 hardware) reads', async () => {
+    const file = path.join(tmp.dir, 'compat6.vmdk');
+    qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', 'compat6=on', file, '1M']);
+    qemuIo(file, ['write -P 0x61 1000 3000'], ['-f', 'vmdk']);
+    const disk = await openImage(nodeImageFileSystem, file, { readOnly: true });
+    const all = new Uint8Array(disk.capacity);
+    await disk.read(0, all);
+    await disk.close();
+    expect(firstDifference(all, qemuRaw(file, tmp.dir))).toBeUndefined();
+  });
+});
