@@ -115,6 +115,7 @@ describe('VMDK stream-optimized validation', () => {
   const grain0 = (b: Uint8Array) => le.u32(b, gtAt(b)) * 512;
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['a marker lba that is not the grain\'s', patched(stream, (b) => le.setU64(b, grain0(b), 7n)), /grain table entry 0 of grain directory entry 0 \(grain 0, guest offset 0\) is \d+: its grain marker says lba 7, not 0/],
+    ['two grains naming one marker (read after the first is cached)', patched(stream, (b) => le.setU32(b, gtAt(b) + 8 * 4, le.u32(b, gtAt(b)))), /grain table entry 8 of grain directory entry 0 \(grain 8, guest offset 524288\) is \d+: its grain marker says lba 0, not 1024/],
     ['a compressed size of 0', patched(stream, (b) => le.setU32(b, grain0(b) + 8, 0)), /its grain marker says 0 compressed bytes; expected 1\.\.131072/],
     ['a compressed size past the end of the file', patched(stream, (b) => le.setU32(b, grain0(b) + 8, 131072)), /the grain \(131084 bytes at offset \d+\) ends past the end of the file/],
     ['a compressed size of 2^32-1', patched(stream, (b) => le.setU32(b, grain0(b) + 8, 0xffffffff)), /says 4294967295 compressed bytes/],

@@ -159,7 +159,8 @@ export class SparseExtent {
     const host = gte * SECTOR;
     if (this.compressed) {
       this.lookups.compressed++;
-      const data = await this.grainCache.get(host, () => this.inflateGrain(grain, host, gte, where));
+      // Keyed by grain, not by host offset: two GTEs naming one marker must each pass the lba check.
+      const data = await this.grainCache.get(grain, () => this.inflateGrain(grain, host, gte, where));
       dst.set(data.subarray(within, within + dst.length));
       return;
     }
