@@ -63,22 +63,38 @@ export class VdiImage implements BlockBackend {
   async read(offset: number, dst: Uint8Array): Promise<void> {
     this.check('read', offset, dst.length);
     const bs = this.header.blockSize;
+    // Blocks that lie one after another in the file (always, in a fixed image) are read with one pread.
+    let runHost = 0;
+    let runStart = 0;
+    let runLength = 0;
+    const flush = async () => {
+      if (runLength === 0) return;
+      const part = dst.subarray(runStart, runStart + runLength);
+      const got = await this.file.pread(part, runHost);
+      // Checked at open; a file that shrank since is an I/O problem the user must hear of.
+      if (got < part.length) throw new TypervisorError(`${this.file.name}: the file shrank while open: block data at offset ${runHost} ends past its end`, { hint: 'do not modify an image while it is in use' });
+      runLength = 0;
+    };
     let done = 0;
     while (done < dst.length) {
       const pos = offset + done;
       const block = Math.floor(pos / bs);
       const within = pos - block * bs;
       const n = Math.min(bs - within, dst.length - done);
-      const part = dst.subarray(done, done + n);
       const host = this.blocks[block];
-      if (host < 0) part.fill(0);
+      if (host < 0) {
+        await flush();
+        dst.fill(0, done, done + n);
+      } else if (runLength > 0 && runHost + runLength === host + within) runLength += n;
       else {
-        const got = await this.file.pread(part, host + within);
-        // Checked at open; a file that shrank since is an I/O problem the user must hear of.
-        if (got < n) throw new TypervisorError(`${this.file.name}: the file shrank while open: block ${block} ends past its end`, { hint: 'do not modify an image while it is in use' });
+        await flush();
+        runHost = host + within;
+        runStart = done;
+        runLength = n;
       }
       done += n;
     }
+    await flush();
   }
 
   async write(offset: number, src: Uint8Array): Promise<void> {

@@ -123,25 +123,51 @@ export class SparseExtent {
   /** Reads `dst.length` bytes at `offset` (bytes) of the extent; the caller checked the range. */
   async read(offset: number, dst: Uint8Array): Promise<void> {
     const gb = this.grainBytes;
+    // Uncompressed grains that lie one after another in the file are read with one pread.
+    let runHost = 0;
+    let runStart = 0;
+    let runLength = 0;
+    const flush = async () => {
+      if (runLength === 0) return;
+      const part = dst.subarray(runStart, runStart + runLength);
+      const got = await this.file.pread(part, runHost);
+      // Checked against the file size at open; a shorter read means the file shrank since.
+      if (got < part.length) throw corrupt(this.file.name, `the file shrank while open: grain data at offset ${runHost} ends past its end`);
+      runLength = 0;
+    };
     let done = 0;
     while (done < dst.length) {
       const pos = offset + done;
       const grain = Math.floor(pos / gb);
       const within = pos - grain * gb;
       const n = Math.min(gb - within, dst.length - done);
-      await this.readInGrain(grain, within, dst.subarray(done, done + n));
+      const host = await this.readInGrain(grain, within, dst.subarray(done, done + n));
+      if (host === undefined) await flush();
+      else if (runLength > 0 && runHost + runLength === host + within) runLength += n;
+      else {
+        await flush();
+        runHost = host + within;
+        runStart = done;
+        runLength = n;
+      }
       done += n;
     }
+    await flush();
   }
 
-  private async readInGrain(grain: number, within: number, dst: Uint8Array): Promise<void> {
+  /**
+   * Fills `dst` for a grain that reads as zeros or is compressed and returns undefined, or
+   * returns the host offset of an uncompressed grain (checked: inside the file, not on metadata)
+   * for the caller to read.
+   */
+  private async readInGrain(grain: number, within: number, dst: Uint8Array): Promise<number | undefined> {
     const per = this.header.numGTEsPerGT;
     const gdIndex = Math.floor(grain / per);
     const gt = this.gd[gdIndex];
     if (gt === 0) {
       this.lookups.unallocated++;
       dst.fill(0);
-      return;
+      return undefined;
     }
     const table = await this.gtCache.get(gt, async () => {
       const b = new Uint8Array(per * 4);
@@ -153,7 +179,7 @@ export class SparseExtent {
     if (gte === 0 || (gte === 1 && (this.header.flags & FLAG_ZERO_GRAIN) !== 0)) {
       this.lookups[gte === 0 ? 'unallocated' : 'zero']++;
       dst.fill(0);
-      return;
+      return undefined;
     }
     const where = `grain table entry ${gtIndex} of grain directory entry ${gdIndex} (grain ${grain}, guest offset ${grain * this.grainBytes})`;
     const host = gte * SECTOR;
@@ -162,14 +188,13 @@ export class SparseExtent {
       // Keyed by grain, not by host offset: two GTEs naming one marker must each pass the lba check.
       const data = await this.grainCache.get(grain, () => this.inflateGrain(grain, host, gte, where));
       dst.set(data.subarray(within, within + dst.length));
-      return;
+      return undefined;
     }
     // Only the part of the last grain inside the extent need be in the file.
     const used = Math.min(this.grainBytes, this.bytes - grain * this.grainBytes);
     this.checkData(where, gte, host, used);
     this.lookups.data++;
-    const got = await this.file.pread(dst, host + within);
-    if (got < dst.length) throw corrupt(this.file.name, `${where} is ${gte}: the grain ends past the end of the file`);
+    return host;
   }
 
   private checkData(where: string, gte: number, start: number, bytes: number): void {
