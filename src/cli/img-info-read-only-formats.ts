@@ -44,13 +44,16 @@ export async function readOnlyFormatInfo(filename: string, format: 'vmdk' | 'vdi
     }));
     const clusterSize = v.extents[0]?.clusterSize;
     // Key order as qemu-img's JSON.
+    const parent = v.parentFileNameHint;
     const info: ImageInfo = {
+      ...(parent !== undefined ? { 'backing-filename-format': 'vmdk' } : {}),
       'virtual-size': disk.capacity,
       filename,
       ...(clusterSize !== undefined ? { 'cluster-size': clusterSize } : {}),
       format: 'vmdk',
       'actual-size': actual,
       'format-specific': { type: 'vmdk', data },
+      ...(parent !== undefined ? { 'full-backing-filename': path.isAbsolute(parent) ? parent : path.join(path.dirname(filename), parent), 'backing-filename': parent } : {}),
       'dirty-flag': false,
     };
     return info;

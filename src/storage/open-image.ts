@@ -68,7 +68,11 @@ async function openInChain(
         // Formats typervisor reads only: a writable open fails before anything is parsed.
         if (!readOnly) throw readOnlyError(key, fmt);
         if (fmt === 'vdi') return await VdiImage.open(file);
-        return await VmdkImage.open(file, { openExtent: async (extentName) => fs.open(await fs.resolve(extentName, key), { writable: false }) });
+        return await VmdkImage.open(file, {
+          openExtent: async (extentName) => fs.open(await fs.resolve(extentName, key), { writable: false }),
+          // A delta link names no format; its parent is a VMDK (as QEMU assumes too).
+          openParent: (parentName) => openInChain(fs, parentName, key, 'vmdk', true, [...chain, key], options),
+        });
       default:
         throw new TypervisorError(`${key}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2 or -O raw' });
     }

@@ -124,3 +124,18 @@ describe('vmdk and vdi as backing files', () => {
     }
   });
 });
+
+describe('vmdk delta disks in img', () => {
+  it('info (with --backing-chain) prints what qemu-img prints; convert gives the merged disk', async () => {
+    const base = images.find((i) => i.label === 'streamOptimized')!;
+    const delta = path.join(dir, 'delta.vmdk');
+    qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', path.basename(base.file), '-F', 'vmdk', delta]);
+    qemuIo(delta, ['write -P 0x66 100k 200k'], ['-f', 'vmdk']);
+    for (const args of [['info'], ['info', '--output', 'json'], ['info', '--backing-chain']]) {
+      expect((await img(...args, delta)).stdout).toBe(qemu('qemu-img', [...args, delta]));
+    }
+    const out = path.join(dir, 'merged.qcow2');
+    expect((await img('convert', '-O', 'qcow2', delta, out)).status).toBe(0);
+    expect(qemuStatus(['compare', delta, out]).status).toBe(0);
+  });
+});

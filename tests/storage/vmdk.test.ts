@@ -8,6 +8,7 @@ import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
 import { openImage } from '../../src/storage/open-image.js';
 import { VmdkImage } from '../../src/storage/vmdk/vmdk-image.js';
 import { blockBackendConformance } from './conformance.js';
+import { MemoryImageFileSystem } from './qcow2-images.js';
 import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
 import { DISK_SIZE, vmdkImages } from './vmdk-vdi-images.js';
 
@@ -127,5 +128,45 @@ describe('VMDK disks split into several extents', () => {
     await disk.read(0, all);
     await disk.close();
     expect(firstDifference(all, qemuRaw(file, tmp.dir))).toBeUndefined();
+  });
+});
+
+describe('VMDK delta disks (parentFileNameHint)', () => {
+  const base = () => images.find((i) => i.label === 'monolithicSparse (qemu-img convert)')!.file;
+  const deltaWrites = ['write -P 0x55 64k 4k', 'write -P 0x56 1048000 100k', 'write -z 2M 64k', `write -P 0x57 ${DISK_SIZE - 1024} 1024`];
+
+  for (const options of ['subformat=monolithicSparse', 'subformat=monolithicSparse,zeroed_grain=on', 'subformat=twoGbMaxExtentSparse', 'subformat=streamOptimized']) {
+    it(`${options}: reads its grains over the parent's, as qemu-img does`, async () => {
+      const delta = path.join(tmp.dir, `delta-${options.replace(/\W/g, '-')}.vmdk`);
+      qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', options, '-b', path.basename(base()), '-F', 'vmdk', delta]);
+      if (!options.includes('streamOptimized')) qemuIo(delta, deltaWrites, ['-f', 'vmdk']);
+      const disk = (await openImage(nodeImageFileSystem, delta, { readOnly: true })) as VmdkImage;
+      try {
+        expect(disk.parent).toBeInstanceOf(VmdkImage);
+        const all = new Uint8Array(disk.capacity);
+        await disk.read(0, all);
+        expect(firstDifference(all, qemuRaw(delta, tmp.dir))).toBeUndefined();
+        if (options.includes('zeroed')) expect(disk.sparseExtents[0].lookups.zero).toBeGreaterThan(0);
+      } finally {
+        await disk.close();
+      }
+    });
+  }
+
+  it('refuses a parent whose CID is not the delta\'s parentCID, and a delta that is its own parent', async () => {
+    const parent = path.join(tmp.dir, 'p.vmdk');
+    const delta = path.join(tmp.dir, 'd.vmdk');
+    qemu('qemu-img', ['create', '-q', '-f', 'vmdk', parent, '1M']);
+    qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', 'p.vmdk', '-F', 'vmdk', delta]);
+    const p = readFileSync(parent);
+    const at = p.indexOf('\nCID=') + 5;
+    const cid = p.subarray(at, at + 8).toString();
+    p.write(cid === '00000000' ? '00000001' : '00000000', at, 'latin1');
+    const fs = new MemoryImageFileSystem({ 'p.vmdk': new Uint8Array(p), 'd.vmdk': new Uint8Array(readFileSync(delta)) });
+    await expect(openImage(fs, 'd.vmdk', { readOnly: true })).rejects.toThrow(new RegExp(`d\\.vmdk: parentCID is ${cid} but the parent p\\.vmdk has CID 0000000[01]: the parent changed after this delta disk was made`));
+    const self = readFileSync(delta);
+    self.write('parentFileNameHint="d.vmdk"', self.indexOf('parentFileNameHint="p.vmdk"'), 'latin1');
+    await expect(openImage(new MemoryImageFileSystem({ 'd.vmdk': new Uint8Array(self) }), 'd.vmdk', { readOnly: true })).rejects.toThrow(/backing chain loop: d\.vmdk -> d\.vmdk/);
+    await expect(VmdkImage.open(new MemoryImageFile(new Uint8Array(readFileSync(delta)), { name: 'd.vmdk' }))).rejects.toThrow(/d\.vmdk: this VMDK delta disk needs its parent "p\.vmdk", and none can be opened here/);
   });
 });

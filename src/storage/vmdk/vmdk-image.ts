@@ -12,6 +12,8 @@ import { SparseExtent } from './vmdk-sparse-extent.js';
 
 /** Opens an extent file named in a descriptor (relative to it), read-only. */
 export type OpenExtentFile = (fileName: string) => Promise<ImageFile>;
+/** Opens the parent of a delta disk (parentFileNameHint, relative to the image), read-only. */
+export type OpenParent = (fileName: string) => Promise<BlockBackend>;
 
 /** Facts for `img info` (qemu-img's format-specific "extents" list). */
 export interface VmdkExtentInfo {
@@ -29,6 +31,8 @@ export interface VmdkExtentInfo {
 
 export interface VmdkInfo {
   readonly createType: string;
+  /** A delta disk's parent as the descriptor names it. */
+  readonly parentFileNameHint?: string;
   readonly cid: number | undefined;
   readonly parentCid: number | undefined;
   readonly extents: readonly VmdkExtentInfo[];
@@ -60,6 +64,8 @@ export class VmdkImage implements BlockBackend {
     readonly info: VmdkInfo,
     /** The sparse extents, in order (for tests: their grain lookup counts). */
     readonly sparseExtents: readonly SparseExtent[],
+    /** A delta disk's opened parent. */
+    readonly parent: BlockBackend | undefined,
   ) {
     const last = extents[extents.length - 1];
     this.capacity = last === undefined ? 0 : last.start + last.bytes;
@@ -70,7 +76,7 @@ export class VmdkImage implements BlockBackend {
    * opened with `openExtent`; without it, descriptors are refused. On failure every file this
    * opened is closed (the caller closes `file`).
    */
-  static async open(file: ImageFile, options: { openExtent?: OpenExtentFile } = {}): Promise<VmdkImage> {
+  static async open(file: ImageFile, options: { openExtent?: OpenExtentFile; openParent?: OpenParent } = {}): Promise<VmdkImage> {
     const name = file.name;
     const fileSize = await file.size();
     const head = new Uint8Array(Math.min(4, fileSize));
@@ -78,15 +84,17 @@ export class VmdkImage implements BlockBackend {
     if (head.length === 4 && new DataView(head.buffer).getUint32(0, true) === SPARSE_MAGIC) {
       const sparse = await SparseExtent.open(file);
       const d = sparse.descriptorText === undefined ? undefined : parseVmdkDescriptor(name, sparse.descriptorText);
-      if (d) refuseParent(name, d);
       const createType = d?.createType ?? (sparse.compressed ? 'streamOptimized' : 'monolithicSparse');
       const info: VmdkInfo = {
         createType,
         cid: d?.cid,
         parentCid: d?.parentCid,
+        ...(d?.parentFileNameHint !== undefined ? { parentFileNameHint: d.parentFileNameHint } : {}),
         extents: [{ filename: name, virtualSize: sparse.bytes, format: '', clusterSize: sparse.grainBytes, ...(sparse.compressed ? { compressed: true } : {}) }],
       };
-      return new VmdkImage(file, [], [{ start: 0, bytes: sparse.bytes, read: (o, d) => sparse.read(o, d) }], info, [sparse]);
+      const parent = d === undefined ? undefined : await openParent(name, d, options.openParent);
+      if (parent) sparse.unallocated = parentReader(parent, 0);
+      return new VmdkImage(file, [], [{ start: 0, bytes: sparse.bytes, read: (o, d) => sparse.read(o, d) }], info, [sparse], parent);
     }
     if (fileSize > MAX_DESCRIPTOR_BYTES) {
       throw new TypervisorError(`${name}: not a VMDK image: no "KDMV" magic, and at ${fileSize} bytes too big to be a text descriptor (at most ${MAX_DESCRIPTOR_BYTES})`, { hint: 'check the file and its format (-f)' });
@@ -98,7 +106,6 @@ export class VmdkImage implements BlockBackend {
       throw new TypervisorError(`${name}: not a VMDK image: neither "KDMV" magic nor a "# Disk DescriptorFile" text descriptor`, { hint: 'check the file and its format (-f)' });
     }
     const d = parseVmdkDescriptor(name, text);
-    refuseParent(name, d);
     if (d.createType === undefined) throw new TypervisorError(`${name}: bad VMDK descriptor: no createType`, { hint: HINT_CONVERT });
     if (!SUPPORTED_CREATE_TYPES.includes(d.createType)) {
       throw new TypervisorError(`${name}: VMDK createType "${d.createType}" is not supported (supported: ${SUPPORTED_CREATE_TYPES.join(', ')})`, { hint: HINT_CONVERT });
@@ -109,6 +116,8 @@ export class VmdkImage implements BlockBackend {
     const extents: Extent[] = [];
     const infos: VmdkExtentInfo[] = [];
     const sparseExtents: SparseExtent[] = [];
+    const sparseStarts: number[] = [];
+    let parent: BlockBackend | undefined;
     let start = 0;
     try {
       for (const line of d.extents) {
@@ -128,6 +137,7 @@ export class VmdkImage implements BlockBackend {
             }
             extents.push({ start: at, bytes, read: (o, dst) => sparse.read(o, dst) });
             sparseExtents.push(sparse);
+            sparseStarts.push(at);
             infos.push({ filename: f.name, namedFile: line.fileName, virtualSize: bytes, format: 'SPARSE', clusterSize: sparse.grainBytes, ...(sparse.compressed ? { compressed: true } : {}) });
           } else {
             const base = line.offset * SECTOR;
@@ -144,11 +154,21 @@ export class VmdkImage implements BlockBackend {
         }
         start += bytes;
       }
+      parent = await openParent(name, d, options.openParent);
+      if (parent) for (const [i, e] of sparseExtents.entries()) e.unallocated = parentReader(parent, sparseStarts[i]);
     } catch (e) {
       for (const f of files) await f.close().catch(() => undefined);
+      await parent?.close().catch(() => undefined);
       throw e;
     }
-    return new VmdkImage(file, files, extents, { createType: d.createType, cid: d.cid, parentCid: d.parentCid, extents: infos }, sparseExtents);
+    const info: VmdkInfo = {
+      createType: d.createType,
+      cid: d.cid,
+      parentCid: d.parentCid,
+      ...(d.parentFileNameHint !== undefined ? { parentFileNameHint: d.parentFileNameHint } : {}),
+      extents: infos,
+    };
+    return new VmdkImage(file, files, extents, info, sparseExtents, parent);
   }
 
   async read(offset: number, dst: Uint8Array): Promise<void> {
@@ -178,6 +198,7 @@ export class VmdkImage implements BlockBackend {
     if (this.closed) return;
     this.closed = true;
     for (const f of this.files) await f.close().catch(() => undefined);
+    await this.parent?.close().catch(() => undefined);
     await this.file.close();
   }
 
@@ -204,10 +225,34 @@ async function flatRead(f: ImageFile, at: number, dst: Uint8Array): Promise<void
   if (n < dst.length) throw new TypervisorError(`${f.name}: the flat extent file shrank while open (read past its end at offset ${at})`, { hint: 'do not modify an image while it is in use' });
 }
 
-function refuseParent(name: string, d: VmdkDescriptor): void {
-  if (d.parentFileNameHint !== undefined) {
-    throw new TypervisorError(`${name}: VMDK delta disks (with a parent, parentFileNameHint "${d.parentFileNameHint}") are not supported`, {
-      hint: 'convert the whole chain with qemu-img convert -O qcow2',
+/**
+ * Opens a delta disk's parent (VMware Virtual Disk Format 5.0, § "Delta Links"): the
+ * descriptor's parentFileNameHint, whose CID must be the delta's parentCID — a parent changed
+ * since the delta was made would show the guest a mix of two disks.
+ */
+async function openParent(name: string, d: VmdkDescriptor, open: OpenParent | undefined): Promise<BlockBackend | undefined> {
+  const hint = d.parentFileNameHint;
+  if (hint === undefined) return undefined;
+  if (open === undefined) {
+    throw new TypervisorError(`${name}: this VMDK delta disk needs its parent "${hint}", and none can be opened here`, { hint: 'open it through openImage, or convert the chain with qemu-img convert -O qcow2' });
+  }
+  const parent = await open(hint);
+  if (parent instanceof VmdkImage && d.parentCid !== undefined && parent.info.cid !== undefined && parent.info.cid !== d.parentCid) {
+    await parent.close().catch(() => undefined);
+    const hex = (n: number) => n.toString(16).padStart(8, '0');
+    throw new TypervisorError(`${name}: parentCID is ${hex(d.parentCid)} but the parent ${hint} has CID ${hex(parent.info.cid)}: the parent changed after this delta disk was made`, {
+      hint: 'use the parent the delta was made from (writing to a parent invalidates its deltas)',
     });
   }
+  return parent;
+}
+
+/** Reads the parent's bytes for an extent starting at `start`; past the parent's end: zeros. */
+function parentReader(parent: BlockBackend, start: number): (offset: number, dst: Uint8Array) => Promise<void> {
+  return async (offset, dst) => {
+    const at = start + offset;
+    const inside = Math.max(0, Math.min(dst.length, parent.capacity - at));
+    if (inside > 0) await parent.read(at, dst.subarray(0, inside));
+    dst.fill(0, inside);
+  };
 }

@@ -28,6 +28,11 @@ export class SparseExtent {
   private readonly gtCache = new TableCache<DataView>(1 << 20);
   private readonly grainCache: TableCache<Uint8Array>;
   private readonly metadata: RegionSet;
+  /**
+   * Where unallocated grains come from in a delta disk (the parent's bytes at this extent's
+   * offset); undefined: they read as zeros.
+   */
+  unallocated: ((offset: number, dst: Uint8Array) => Promise<void>) | undefined;
   /** Grains looked up so far, by how they map (for tests). */
   readonly lookups = { unallocated: 0, zero: 0, data: 0, compressed: 0 };
 
@@ -166,7 +171,7 @@ export class SparseExtent {
     const gt = this.gd[gdIndex];
     if (gt === 0) {
       this.lookups.unallocated++;
-      dst.fill(0);
+      await this.readUnallocated(grain * this.grainBytes + within, dst);
       return undefined;
     }
     const table = await this.gtCache.get(gt, async () => {
@@ -176,8 +181,14 @@ export class SparseExtent {
     });
     const gtIndex = grain - gdIndex * per;
     const gte = table.getUint32(gtIndex * 4, true);
-    if (gte === 0 || (gte === 1 && (this.header.flags & FLAG_ZERO_GRAIN) !== 0)) {
-      this.lookups[gte === 0 ? 'unallocated' : 'zero']++;
+    if (gte === 0) {
+      this.lookups.unallocated++;
+      await this.readUnallocated(grain * this.grainBytes + within, dst);
+      return undefined;
+    }
+    // A zeroed grain reads as zeros even over a parent: that is what it is for.
+    if (gte === 1 && (this.header.flags & FLAG_ZERO_GRAIN) !== 0) {
+      this.lookups.zero++;
       dst.fill(0);
       return undefined;
     }
@@ -195,6 +206,11 @@ export class SparseExtent {
     this.checkData(where, gte, host, used);
     this.lookups.data++;
     return host;
+  }
+
+  private async readUnallocated(offset: number, dst: Uint8Array): Promise<void> {
+    if (this.unallocated === undefined) dst.fill(0);
+    else await this.unallocated(offset, dst);
   }
 
   private checkData(where: string, gte: number, start: number, bytes: number): void {
