@@ -2,6 +2,7 @@
 // markers and descriptors, either read or fail with a TypervisorError — never another
 // exception, never a hang.
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TypervisorError } from '../../src/core/errors.js';
@@ -61,7 +62,18 @@ const vdiBase = (bytes: Uint8Array): Base => ({ bytes, name: 'x.vdi', fields: VD
 const flatDescriptor = new TextEncoder().encode('# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\ncreateType="twoGbMaxExtentFlat"\n\n# Extent description\nRW 1024 FLAT "x-f.vmdk" 0\nRW 16 ZERO\nRW 3072 SPARSE "x-s.vmdk"\nRW 1024 FLAT "x-f.vmdk" 1024\n');
 const sparse = made('vmdk', 'zeroed_grain=on');
 
+const delta = imageBytes(
+  (dir) => {
+    const f = path.join(dir, 'x.vmdk');
+    qemu('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', 'zeroed_grain=on', '-b', 'p.vmdk', '-F', 'vmdk', f]);
+    qemuIo(f, ['write -P 0x71 60k 8k', 'write -z 64k 64k'], ['-f', 'vmdk']);
+    return f;
+  },
+  (dir) => writeFileSync(path.join(dir, 'p.vmdk'), sparse),
+);
+
 const bases: Record<string, Base> = {
+  'vmdk delta disk over a parent': { ...vmdkBase(delta), other: { 'p.vmdk': sparse } },
   'vmdk monolithicSparse, zeroed grains': vmdkBase(sparse),
   'vmdk streamOptimized': vmdkBase(stream),
   'vmdk streamOptimized with its header in the footer': { ...vmdkBase(footer, footer.length - 1024), fields: [...VMDK_FIELDS, ...VMDK_FIELDS.map(([o, w]) => [o + footer.length - 1024, w] as [number, 1 | 2 | 4 | 8]), [footer.length - 1536 + 8, 4], [footer.length - 1536 + 12, 4], [footer.length - 512 + 12, 4]] },
