@@ -74,7 +74,7 @@ describe('VMDK sparse extent validation', () => {
   });
 
   const cases: Array<[string, Uint8Array, RegExp]> = [
-    ['bad magic', patched(sparse, (b) => le.setU32(b, 0, 0x564d444c)), /x\.vmdk: not a VMDK image: neither "KDMV" magic nor a "# Disk DescriptorFile" text descriptor/],
+    ['bad magic', patched(sparse, (b) => le.setU32(b, 0, 0x564d444c)), /x\.vmdk: not a VMDK image: neither "KDMV" magic nor a text descriptor \(whose first line other than comments is version=1, 2 or 3\)/],
     ['version 4', patched(sparse, (b) => le.setU32(b, 4, 4)), /x\.vmdk: bad VMDK header: header version is 4; supported versions are 1\.\.3/],
     ['capacity beyond 2^53 bytes', patched(sparse, (b) => le.setU64(b, 12, 1n << 60n)), /header capacity is 1152921504606846976, beyond the supported 17592186044415/],
     ['capacity whose grain directory leaves the file', patched(sparse, (b) => le.setU64(b, 12, 1n << 40n)), /gdOffset is \d+: the grain directory \(67108864 bytes at offset \d+\) ends past the end of the file/],
@@ -162,7 +162,7 @@ describe('VMDK descriptor files', () => {
   const cases: Array<[string, Uint8Array, RegExp, Record<string, Uint8Array>?]> = [
     ['createType vmfsSparse', desc('vmfsSparse', 'RW 2048 FLAT "x-flat.vmdk"'), /VMDK createType "vmfsSparse" is not supported \(supported: monolithicSparse, streamOptimized, monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs\)/],
     ['createType custom', desc('custom', 'RW 2048 FLAT "x-flat.vmdk" 0'), /createType "custom" is not supported/],
-    ['no createType', enc('# Disk DescriptorFile\nRW 2048 FLAT "x-flat.vmdk" 0\n'), /bad VMDK descriptor: no createType/],
+    ['no createType', enc('# Disk DescriptorFile\nversion=1\nRW 2048 FLAT "x-flat.vmdk" 0\n'), /bad VMDK descriptor: no createType/],
     ['a missing parent', desc('monolithicFlat', 'RW 2048 FLAT "x-flat.vmdk" 0', 'parentFileNameHint="base.vmdk"'), /base\.vmdk: cannot open: no such file/],
     ['a parent that is not a VMDK', desc('monolithicFlat', 'RW 2048 FLAT "x-flat.vmdk" 0', 'parentFileNameHint="x-flat.vmdk"'), /x-flat\.vmdk: not a VMDK image/],
     ['no extents', desc('monolithicFlat', ''), /it describes no extents/],
@@ -186,6 +186,19 @@ describe('VMDK descriptor files', () => {
       expect(e!.message).toMatch(message);
     });
   }
+
+  it('a descriptor is recognised as QEMU recognises one: the first line that is not a comment is version=N', async () => {
+    const bare = enc('\r\n# written by hand\n  version=1\r\ncreateType="monolithicFlat"\r\nRW 2048 FLAT "x-flat.vmdk" 0\r\n');
+    const disk = await openImage(new MemoryImageFileSystem({ 'x.vmdk': bare, 'x-flat.vmdk': flat }), 'x.vmdk', { readOnly: true });
+    expect(disk.capacity).toBe(1 << 20);
+    await disk.close();
+    const notOne = enc('# Disk DescriptorFile\ncreateType="monolithicFlat"\nversion=1\n');
+    expect((await failure({ 'x.vmdk': notOne }, 'x.vmdk', 'vmdk'))!.message).toMatch(/x\.vmdk: not a VMDK image/);
+    // Probed as raw: the descriptor test fails, so openImage takes the file for a raw disk.
+    const raw = await openImage(new MemoryImageFileSystem({ 'x.vmdk': notOne }), 'x.vmdk', { readOnly: true });
+    expect(raw.capacity).toBe(notOne.length);
+    await raw.close();
+  });
 
   it('a descriptor bigger than 1 MiB is not taken for one', async () => {
     const big = new Uint8Array((1 << 20) + 1).fill(0x20);

@@ -36,6 +36,20 @@ export const SUPPORTED_CREATE_TYPES = ['monolithicSparse', 'streamOptimized', 'm
 
 const UNSUPPORTED_EXTENT_TYPES = ['VMFSSPARSE', 'SESPARSE', 'VMFSRDM', 'VMFSRAW'];
 
+/**
+ * Whether `text` (a file's first bytes) reads as a VMDK text descriptor, by QEMU's rule
+ * (block/vmdk.c vmdk_probe): after comment lines, blank lines and leading spaces, the first line
+ * is `version=1`, `2` or `3`.
+ */
+export function looksLikeVmdkDescriptor(text: string): boolean {
+  for (const line of text.split('\n')) {
+    const t = line.replace(/\r$/, '').replace(/^ +/, '');
+    if (t === '' || t.startsWith('#')) continue;
+    return /^version=[123]$/.test(t);
+  }
+  return false;
+}
+
 function bad(name: string, message: string): TypervisorError {
   return new TypervisorError(`${name}: bad VMDK descriptor: ${message}`, {
     hint: 'fix the text descriptor (VMware Virtual Disk Format 5.0, "The Descriptor File") or convert the disk with qemu-img convert -O qcow2',

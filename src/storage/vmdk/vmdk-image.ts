@@ -6,7 +6,7 @@ import { type BlockBackend, checkRange } from '../block-backend.js';
 import type { ImageFile } from '../image-file.js';
 import { readExact } from '../read-exact.js';
 import { readOnlyError } from '../read-only-format.js';
-import { MAX_DESCRIPTOR_BYTES, parseVmdkDescriptor, SUPPORTED_CREATE_TYPES, type VmdkDescriptor } from './vmdk-descriptor.js';
+import { looksLikeVmdkDescriptor, MAX_DESCRIPTOR_BYTES, parseVmdkDescriptor, SUPPORTED_CREATE_TYPES, type VmdkDescriptor } from './vmdk-descriptor.js';
 import { SECTOR, SPARSE_MAGIC } from './vmdk-header.js';
 import { SparseExtent } from './vmdk-sparse-extent.js';
 
@@ -102,8 +102,8 @@ export class VmdkImage implements BlockBackend {
     const raw = new Uint8Array(fileSize);
     await readExact(file, raw, 0, 'the descriptor', 'VMDK');
     const text = new TextDecoder('utf-8').decode(raw);
-    if (!/^\s*#\s*Disk DescriptorFile/.test(text)) {
-      throw new TypervisorError(`${name}: not a VMDK image: neither "KDMV" magic nor a "# Disk DescriptorFile" text descriptor`, { hint: 'check the file and its format (-f)' });
+    if (!looksLikeVmdkDescriptor(text)) {
+      throw new TypervisorError(`${name}: not a VMDK image: neither "KDMV" magic nor a text descriptor (whose first line other than comments is version=1, 2 or 3)`, { hint: 'check the file and its format (-f)' });
     }
     const d = parseVmdkDescriptor(name, text);
     if (d.createType === undefined) throw new TypervisorError(`${name}: bad VMDK descriptor: no createType`, { hint: HINT_CONVERT });
