@@ -1,11 +1,14 @@
 // Malformed, hostile and unsupported VMDK and VDI images are refused with a TypervisorError that
 // names the field, its value and the file.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TypervisorError } from '../../src/core/errors.js';
 import { openImage } from '../../src/storage/open-image.js';
+import { looksLikeVmdkDescriptor } from '../../src/storage/vmdk/vmdk-descriptor.js';
 import { imageBytes, MemoryImageFileSystem } from './qcow2-images.js';
-import { qemu, qemuIo } from './qemu-tools.js';
+import { qemu, qemuIo, tempDir } from './qemu-tools.js';
 import { withFooter } from './vmdk-vdi-images.js';
 
 const le = {
@@ -187,8 +190,26 @@ describe('VMDK descriptor files', () => {
     });
   }
 
-  it('a descriptor is recognised as QEMU recognises one: the first line that is not a comment is version=N', async () => {
-    const bare = enc('\r\n# written by hand\n  version=1\r\ncreateType="monolithicFlat"\r\nRW 2048 FLAT "x-flat.vmdk" 0\r\n');
+  it('a descriptor is recognised as qemu-img 7.2 recognises one: the first line that is not a comment is version=N', async () => {
+    // Each of these probes as vmdk or raw in Debian's qemu-img the same way.
+    const probes: Array<[string, boolean]> = [
+      ['# x\nversion=1\n', true], ['version=3\r\n', true], ['# x\r\nversion=2\r\n', true],
+      ['\nversion=1\n', false], ['  version=1\n', false], ['version=4\n', false], ['CID=1\nversion=1\n', false], ['# Disk DescriptorFile\nCID=1\n', false], [' # x\nversion=1\n', false],
+    ];
+    const t = tempDir('vmdk-probe-');
+    try {
+      for (const [head, vmdk] of probes) {
+        expect([head, looksLikeVmdkDescriptor(head)]).toEqual([head, vmdk]);
+        // qemu-img takes a file it probes as vmdk for a descriptor (and fails, lacking extents) or prints raw.
+        const f = path.join(t.dir, 'probe.vmdk');
+        writeFileSync(f, `${head}createType="monolithicFlat"\n`);
+        const r = spawnSync('qemu-img', ['info', f], { encoding: 'utf8' });
+        expect([head, !/file format: raw/.test(r.stdout)]).toEqual([head, vmdk]);
+      }
+    } finally {
+      t.remove();
+    }
+    const bare = enc('# written by hand\r\nversion=1\r\ncreateType="monolithicFlat"\r\nRW 2048 FLAT "x-flat.vmdk" 0\r\n');
     const disk = await openImage(new MemoryImageFileSystem({ 'x.vmdk': bare, 'x-flat.vmdk': flat }), 'x.vmdk', { readOnly: true });
     expect(disk.capacity).toBe(1 << 20);
     await disk.close();

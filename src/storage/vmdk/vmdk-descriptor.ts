@@ -37,15 +37,15 @@ export const SUPPORTED_CREATE_TYPES = ['monolithicSparse', 'streamOptimized', 'm
 const UNSUPPORTED_EXTENT_TYPES = ['VMFSSPARSE', 'SESPARSE', 'VMFSRDM', 'VMFSRAW'];
 
 /**
- * Whether `text` (a file's first bytes) reads as a VMDK text descriptor, by QEMU's rule
- * (block/vmdk.c vmdk_probe): after comment lines, blank lines and leading spaces, the first line
- * is `version=1`, `2` or `3`.
+ * Whether `text` (a file's first bytes) reads as a VMDK text descriptor, by QEMU 7.2's probe
+ * (block/vmdk.c vmdk_probe, checked against Debian's qemu-img): after lines starting with `#`,
+ * the first line is exactly `version=1`, `2` or `3` (LF or CRLF). Blank or indented lines first
+ * make it raw, as for QEMU.
  */
 export function looksLikeVmdkDescriptor(text: string): boolean {
   for (const line of text.split('\n')) {
-    const t = line.replace(/\r$/, '').replace(/^ +/, '');
-    if (t === '' || t.startsWith('#')) continue;
-    return /^version=[123]$/.test(t);
+    if (line.startsWith('#')) continue;
+    return /^version=[123]\r?$/.test(line);
   }
   return false;
 }
