@@ -18,7 +18,11 @@ import type { Qcow2Snapshot } from '../storage/qcow2/qcow2-snapshot-table.js';
 import { parseVpcOption, type VpcCreateOptions, vhdInfoFacts, vpcCreateText } from './img-vhd.js';
 import { createVhd } from '../storage/vhd/vhd-create.js';
 
+import { readOnlyFormatInfo } from './img-info-read-only-formats.js';
+
 const FORMATS = ['qcow2', 'raw', 'vpc'];
+/** Formats typervisor reads (img info, compare, convert -f, backing files): the output formats and the read-only ones. */
+const INPUT_FORMATS = [...FORMATS, 'vmdk', 'vdi'];
 
 /**
  * Parses a size as qemu-img does: a non-negative number, optionally with a fraction, and an
@@ -49,9 +53,9 @@ function parseCreateOptions(list: string[]): { clusterSize?: number; vpc: VpcCre
   return out;
 }
 
-function checkFormat(fmt: string, flag: string): string {
-  if (!FORMATS.includes(fmt)) {
-    throw new TypervisorError(`unknown or unsupported image format '${fmt}' (${flag})`, { hint: `supported formats: ${FORMATS.join(', ')}` });
+function checkFormat(fmt: string, flag: string, formats = INPUT_FORMATS): string {
+  if (!formats.includes(fmt)) {
+    throw new TypervisorError(`unknown or unsupported image format '${fmt}' (${flag})`, { hint: `supported formats: ${formats.join(', ')}` });
   }
   return fmt;
 }
@@ -78,7 +82,7 @@ export interface ImageInfo {
   'full-backing-filename'?: string;
   'backing-filename-format'?: string;
   'dirty-flag': boolean;
-  'format-specific'?: { type: 'qcow2'; data: Record<string, string | number | boolean> };
+  'format-specific'?: { type: string; data: Record<string, unknown> };
 }
 
 async function imageInfo(filename: string, format: string | undefined): Promise<ImageInfo> {
@@ -93,6 +97,7 @@ async function imageInfo(filename: string, format: string | undefined): Promise<
       const v = await vhdInfoFacts(file);
       return { 'virtual-size': v.virtualSize, filename, ...(v.clusterSize !== undefined ? { 'cluster-size': v.clusterSize } : {}), format: 'vpc', 'actual-size': actual, 'dirty-flag': false };
     }
+    if (fmt === 'vmdk' || fmt === 'vdi') return await readOnlyFormatInfo(filename, fmt);
     if (fmt !== 'qcow2') throw new TypervisorError(`${filename}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2' });
     const probe = new Uint8Array(Math.min(HEADER_PROBE_BYTES, size));
     await file.pread(probe, 0);
@@ -140,9 +145,23 @@ function infoText(i: ImageInfo): string {
   if (snaps !== undefined) lines.push(snaps.trimEnd());
   if (i['format-specific']) {
     lines.push('Format specific information:');
-    for (const [k, v] of Object.entries(i['format-specific'].data)) lines.push(`    ${k.replace(/-/g, ' ')}: ${v}`);
+    specificText(i['format-specific'].data, '    ', lines);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** qemu-img's layout of format-specific data: `key: value`, nested lists as `[i]:` one level deeper. */
+function specificText(data: Record<string, unknown>, indent: string, lines: string[]): void {
+  for (const [k, v] of Object.entries(data)) {
+    const key = k.replace(/-/g, ' ');
+    if (Array.isArray(v)) {
+      lines.push(`${indent}${key}:`);
+      v.forEach((item, n) => {
+        lines.push(`${indent}    [${n}]:`);
+        specificText(item as Record<string, unknown>, `${indent}        `, lines);
+      });
+    } else lines.push(`${indent}${key}: ${v}`);
+  }
 }
 
 function checkText(r: Qcow2CheckResult, out: string[]): void {
@@ -186,7 +205,7 @@ function outputOption(): Option {
  */
 export function addImgCommand(program: Command, streams: CliStreams, done: (status: number) => void): void {
   const out = (text: string) => void streams.stdout.write(new TextEncoder().encode(text));
-  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2, vpc/VHD) like qemu-img');
+  const img = program.command('img').description('create, inspect, check and convert disk images (raw, qcow2, vpc/VHD; vmdk and vdi read-only) like qemu-img');
 
   img
     .command('create')
@@ -323,7 +342,8 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
       }
       if (fmt !== 'qcow2') {
         // qemu-img's status for "This image format does not support checks".
-        streams.stderr.write(`typervisor: ${file}: the ${fmt} format has no metadata to check\nhint: img check examines qcow2 images\n`);
+        const what = fmt === 'raw' ? `the ${fmt} format has no metadata to check` : `checking ${fmt} images is not supported (typervisor reads them, validating as it goes)`;
+        streams.stderr.write(`typervisor: ${file}: ${what}\nhint: img check examines qcow2 images${fmt === 'raw' ? '' : '; qemu-img check can check this one'}\n`);
         done(63);
         return;
       }
@@ -346,7 +366,7 @@ export function addImgCommand(program: Command, streams: CliStreams, done: (stat
 
   img
     .command('convert')
-    .description('copy an image into a new one, in raw, qcow2 or vpc, leaving zero regions unallocated')
+    .description('copy an image (raw, qcow2, vpc, vmdk, vdi) into a new one, in raw, qcow2 or vpc, leaving zero regions unallocated')
     .option('-f <fmt>', 'source format (default: probed)')
     .addOption(new Option('-O <fmt>', 'output format').choices(FORMATS).default('raw'))
     .option('-o <options>', 'output format options: cluster_size=SIZE (qcow2); subformat=dynamic|fixed, force_size=on|off (vpc)', (v: string, all: string[]) => [...all, v], [] as string[])

@@ -84,13 +84,16 @@ export async function convertImage(o: ConvertOptions): Promise<void> {
       await src.read(pos, part);
       // Consecutive non-zero pieces go out as one write (fewer, larger requests).
       let run = -1;
-      for (let at = 0; at <= part.length; at += PIECE) {
+      // `at` steps by PIECE and stops exactly at the end (a last piece may be short), where a run
+      // still open is written.
+      for (let at = 0; ; at = Math.min(at + PIECE, part.length)) {
         const zero = at === part.length || isZero(part.subarray(at, Math.min(at + PIECE, part.length)));
         if (!zero && run < 0) run = at;
         if (zero && run >= 0) {
           await dst.write(pos + run, part.subarray(run, at));
           run = -1;
         }
+        if (at === part.length) break;
       }
       show(pos + part.length);
     }

@@ -41,7 +41,7 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--device <type>', `add a virtio device (repeatable, up to 8): ${DEVICE_TYPES.join(', ')}`, (type: string, all: string[]) => [...all, type], [] as string[])
     .option(
       '--disk <spec>',
-      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw|vpc][,readonly][,serial=ID]; the format is detected when omitted',
+      'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw|vpc|vmdk|vdi][,readonly][,serial=ID] (vmdk, vdi: readonly only); the format is detected when omitted',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
     )

@@ -24,11 +24,11 @@ describe('--disk PATH[,format=…][,readonly][,serial=…]', () => {
   });
 
   it('refuses an unknown format, an unknown option, a long serial and no path, with hints', () => {
-    const f = thrown(() => parseDiskSpec('a,format=vmdk'));
-    expect([f.message, f.hint]).toEqual(["--disk a: unknown format 'vmdk'", 'formats: qcow2, raw, vpc; leave format= out to detect it (other formats: qemu-img convert -O qcow2)']);
+    const f = thrown(() => parseDiskSpec('a,format=qed'));
+    expect([f.message, f.hint]).toEqual(["--disk a: unknown format 'qed'", 'formats: qcow2, raw, vpc, vmdk, vdi; leave format= out to detect it (other formats: qemu-img convert -O qcow2)']);
     const o = thrown(() => parseDiskSpec('a,cache=none'));
     expect(o.message).toBe("--disk a: unknown option 'cache=none'");
-    expect(o.hint).toMatch(/^use --disk PATH\[,format=qcow2\|raw\|vpc\]\[,readonly\]/);
+    expect(o.hint).toMatch(/^use --disk PATH\[,format=qcow2\|raw\|vpc\|vmdk\|vdi\]\[,readonly\]/);
     expect(thrown(() => parseDiskSpec('a,readonly=maybe')).message).toBe("--disk a: unknown option 'readonly=maybe'");
     expect(thrown(() => parseDiskSpec('a,serial=' + 'x'.repeat(21))).message).toMatch(/longer than 20 bytes/);
     expect(thrown(() => parseDiskSpec(',readonly')).message).toBe("--disk ',readonly' names no file");

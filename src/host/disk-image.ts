@@ -7,7 +7,7 @@ import type { DiskConfig } from '../vmm/machine-config.js';
 import { nodeImageFileSystem } from './storage-file.js';
 
 /** The image formats `--disk …,format=` accepts. */
-export const DISK_FORMATS = ['qcow2', 'raw', 'vpc'] as const;
+export const DISK_FORMATS = ['qcow2', 'raw', 'vpc', 'vmdk', 'vdi'] as const;
 
 /** One `--disk` value, parsed. */
 export interface DiskSpec {
@@ -18,10 +18,10 @@ export interface DiskSpec {
   readonly serial?: string;
 }
 
-const SYNTAX = '--disk PATH[,format=qcow2|raw|vpc][,readonly][,serial=ID] (write ",," for a comma in PATH)';
+const SYNTAX = '--disk PATH[,format=qcow2|raw|vpc|vmdk|vdi][,readonly][,serial=ID] (write ",," for a comma in PATH)';
 
 /**
- * Parses `PATH[,format=qcow2|raw|vpc][,readonly][,serial=ID]` as QEMU's -drive does: options after
+ * Parses `PATH[,format=qcow2|raw|vpc|vmdk|vdi][,readonly][,serial=ID]` (vmdk and vdi need readonly) as QEMU's -drive does: options after
  * the first comma, `,,` for a literal comma.
  */
 export function parseDiskSpec(text: string): DiskSpec {

@@ -6,3 +6,5 @@ export { DEFAULT_MAX_BACKING_DEPTH, openImage, type OpenImageOptions } from './o
 export { RawImage } from './raw/index.js';
 export { type OpenBacking, type Qcow2Header, Qcow2Image, type Qcow2OpenOptions, parseQcow2Header, QCOW2_MAGIC } from './qcow2/index.js';
 export { createVhd, VhdImage, type VhdCreateOptions, type VhdOpenOptions } from './vhd/index.js';
+export { VdiImage } from './vdi/index.js';
+export { VmdkImage, type VmdkInfo } from './vmdk/index.js';

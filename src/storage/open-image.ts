@@ -5,6 +5,9 @@ import { probeFormat } from './probe-format.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw/raw-image.js';
 import { VhdImage } from './vhd/vhd-image.js';
+import { readOnlyError } from './read-only-format.js';
+import { VdiImage } from './vdi/vdi-image.js';
+import { VmdkImage } from './vmdk/vmdk-image.js';
 
 export interface OpenImageOptions {
   /** The image's format; undefined: probed from its first bytes. */
@@ -66,6 +69,16 @@ async function openInChain(
         return await VhdImage.open(file, {
           readOnly,
           openBacking: (parentName, parentFormat) => openInChain(fs, parentName, key, parentFormat, true, [...chain, key], options),
+        });
+      case 'vmdk':
+      case 'vdi':
+        // Formats typervisor reads only: a writable open fails before anything is parsed.
+        if (!readOnly) throw readOnlyError(key, fmt);
+        if (fmt === 'vdi') return await VdiImage.open(file);
+        return await VmdkImage.open(file, {
+          openExtent: async (extentName) => fs.open(await fs.resolve(extentName, key), { writable: false }),
+          // A delta link names no format; its parent is a VMDK (as QEMU assumes too).
+          openParent: (parentName) => openInChain(fs, parentName, key, 'vmdk', true, [...chain, key], options),
         });
       default:
         throw new TypervisorError(`${key}: the ${fmt} image format is not supported yet`, { hint: 'convert it with qemu-img convert -O qcow2 or -O raw' });

@@ -1,4 +1,5 @@
 import type { ImageFile } from './image-file.js';
+import { looksLikeVmdkDescriptor } from './vmdk/vmdk-descriptor.js';
 
 /** Image formats typervisor knows by name (as qemu-img spells them). */
 export type ImageFormatName = 'raw' | 'qcow2' | 'vmdk' | 'vpc' | 'vdi' | 'qcow';
@@ -16,7 +17,7 @@ export async function probeFormat(file: ImageFile): Promise<ImageFormatName> {
   const ascii = (at: number, len: number) => String.fromCharCode(...head.subarray(at, at + len));
   if (n >= 8 && view.getUint32(0) === 0x514649fb) return view.getUint32(4) === 1 ? 'qcow' : 'qcow2';
   if (n >= 4 && ascii(0, 4) === 'KDMV') return 'vmdk';
-  if (n >= 21 && ascii(0, 21) === '# Disk DescriptorFile') return 'vmdk';
+  if (looksLikeVmdkDescriptor(ascii(0, n))) return 'vmdk';
   if (n >= 8 && ascii(0, 8) === 'conectix') return 'vpc';
   if (n >= 0x44 && view.getUint32(0x40, true) === 0xbeda107f) return 'vdi';
   return 'raw';

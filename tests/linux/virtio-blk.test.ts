@@ -105,9 +105,9 @@ describe('virtio-blk in the default guest', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/--disk .*nope\.qcow2: .*no such file/);
     expect(missing.stderr).toContain('hint: check the path');
-    const format = await runTypervisor(['run', '--disk', `${qcow2},format=vmdk`, '--', 'true']);
-    expect(format.stderr).toMatch(/unknown format 'vmdk'\nhint: formats: qcow2, raw/);
+    const format = await runTypervisor(['run', '--disk', `${qcow2},format=qed`, '--', 'true']);
+    expect(format.stderr).toMatch(/unknown format 'qed'\nhint: formats: qcow2, raw/);
     const option = await runTypervisor(['run', '--disk', `${qcow2},cache=none`, '--', 'true']);
-    expect(option.stderr).toMatch(/unknown option 'cache=none'\nhint: use --disk PATH\[,format=qcow2\|raw\]/);
+    expect(option.stderr).toMatch(/unknown option 'cache=none'\nhint: use --disk PATH\[,format=qcow2\|raw\|vpc\|vmdk\|vdi\]/);
   }, 60_000);
 });

@@ -228,7 +228,7 @@ describe('qcow2 backing chains', () => {
   it('refuses missing backing files and formats not supported yet, closing what it opened', async () => {
     const fs = new MemoryImageFileSystem({ 'a.qcow2': overlayNaming('gone.raw', 'raw'), 'v.qcow2': overlayNaming('d.vmdk', 'vmdk'), 'd.vmdk': new Uint8Array(4096) });
     await expect(openImage(fs, 'a.qcow2', { readOnly: true })).rejects.toThrow(/gone\.raw: cannot open: no such file/);
-    await expect(openImage(fs, 'v.qcow2', { readOnly: true })).rejects.toThrow(/d\.vmdk: the vmdk image format is not supported yet/);
+    await expect(openImage(fs, 'v.qcow2', { readOnly: true })).rejects.toThrow(/d\.vmdk: not a VMDK image: neither "KDMV" magic nor a text descriptor \(whose first line other than comments is version=1, 2 or 3\)/);
   });
 
   it('probes the backing format when the image does not name it', async () => {
