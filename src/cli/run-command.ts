@@ -6,8 +6,9 @@ import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
+import { checkDistinctMacs, closeNets, openNets, parseNetSpec } from '../host/net-spec.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { DEVICE_TYPES, disksOf, nicsOf, parseMemorySize, validateBios, validateDevices, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
@@ -22,6 +23,8 @@ export interface MachineFlags {
   device?: string[];
   /** `--disk PATH[,format=…][,readonly]`, repeatable. */
   disk?: string[];
+  /** `--net socket:PATH[,mac=…]`, repeatable. */
+  net?: string[];
 }
 
 /** Adds the machine-describing options to a command. */
@@ -40,6 +43,12 @@ export function addMachineOptions(cmd: Command): Command {
       'attach a disk image as virtio-blk (repeatable; /dev/vda, vdb, … in order): PATH[,format=qcow2|raw][,readonly][,serial=ID]; the format is detected when omitted',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
+    )
+    .option(
+      '--net <spec>',
+      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
     );
 }
 
@@ -54,17 +63,22 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const memBytes = opts.mem !== undefined ? validateMemBytes(parseMemorySize(opts.mem)) : biosWord === 'none' ? 128 << 20 : 512 << 20;
   const devices = validateDevices((opts.device ?? []).map((type) => ({ type })));
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
-  if (devices.length + diskSpecs.length > VIRTIO_SLOTS) {
-    throw new TypervisorError(`${devices.length + diskSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
-      hint: `give at most ${VIRTIO_SLOTS} --device and --disk options together`,
+  const netSpecs = (opts.net ?? []).map((text, i) => parseNetSpec(text, i));
+  checkDistinctMacs(netSpecs);
+  if (devices.length + diskSpecs.length + netSpecs.length > VIRTIO_SLOTS) {
+    throw new TypervisorError(`${devices.length + diskSpecs.length + netSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
+      hint: `give at most ${VIRTIO_SLOTS} --device, --disk and --net options together`,
     });
   }
   // Disks are opened last, once everything else checked out; closed again if the config fails.
   const withDisks = async (build: (all: DeviceConfig[]) => Promise<MachineConfig> | MachineConfig): Promise<MachineConfig> => {
     const disks = await openDisks(diskSpecs);
+    let nics: Awaited<ReturnType<typeof openNets>> = [];
     try {
-      return await build([...devices, ...disks]);
+      nics = await openNets(netSpecs, { onError: (message) => void streams.stderr.write(`typervisor: ${message}\n`) });
+      return await build([...devices, ...disks, ...nics]);
     } catch (e) {
+      closeNets(nics);
       await closeDisks(disks).catch(() => undefined);
       throw e;
     }
@@ -162,6 +176,7 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.
     await machine?.disksIdle();
+    closeNets(nicsOf(config));
     await closeDisks(disks);
     await output.drain();
   }

@@ -12,6 +12,8 @@ import { VirtioMmioTransport } from '../devices/virtio/transport/index.js';
 import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
+import { VirtioNet } from '../devices/virtio/net/index.js';
+import { parseMac } from '../network/mac-address.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -45,6 +47,8 @@ export interface VirtBoard {
   readonly virtio: readonly VirtioMmioTransport[];
   /** The virtio-blk devices, in the order of the config's disks. */
   readonly disks: readonly VirtioBlk[];
+  /** The virtio-net devices, in the order of the config's NICs (their `stats` count frames). */
+  readonly nics: readonly VirtioNet[];
   readonly boot: BootState;
 }
 
@@ -59,6 +63,8 @@ function createVirtioDevice(config: DeviceConfig, wake: () => void): VirtioDevic
         ...(config.readOnly !== undefined ? { readOnly: config.readOnly } : {}),
         ...(config.serial !== undefined ? { serial: config.serial } : {}),
       });
+    case 'virtio-net':
+      return new VirtioNet(config.backend, { mac: parseMac(config.mac), wake });
   }
 }
 
@@ -116,10 +122,12 @@ export async function buildVirtBoard(
 
   const ram = new RamGuestMemory(hart.ram, hart.ramBase, (gpa, length) => hart.invalidateCode(gpa, length));
   const disks: VirtioBlk[] = [];
+  const nics: VirtioNet[] = [];
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
     const model = createVirtioDevice(device, () => events.wake());
     if (model instanceof VirtioBlk) disks.push(model);
+    if (model instanceof VirtioNet) nics.push(model);
     const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
@@ -138,5 +146,5 @@ export async function buildVirtBoard(
   hart.setX(12, BigInt(boot.args[2]));
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
-  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, boot };
+  return { hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, nics, boot };
 }
