@@ -67,7 +67,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   checkDistinctMacs(netSpecs);
   if (devices.length + diskSpecs.length + netSpecs.length > VIRTIO_SLOTS) {
     throw new TypervisorError(`${devices.length + diskSpecs.length + netSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
-      hint: `give at most ${VIRTIO_SLOTS} --device, --disk and --net options together`,
+      hint: `give at most ${VIRTIO_SLOTS} --device${netSpecs.length ? ', --disk and --net' : ' and --disk'} options together`,
     });
   }
   // Disks are opened last, once everything else checked out; closed again if the config fails.
