@@ -239,6 +239,8 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
       s.port.sink!.receive(frameOf(60));
       expect(s.log).toHaveLength(1);
       expect(s.log[0]).toMatch(/^reset: virtio-net: a receive buffer/);
+      s.port.sink!.receive(frameOf(60)); // ignored until the driver resets the device
+      expect(s.log).toHaveLength(1);
     }
   });
 

@@ -90,6 +90,8 @@ export class VirtioNet implements VirtioDevice {
   private pending: Uint8Array[] = [];
   /** Receive chains taken from the ring but not yet used (a frame that did not fit them all yet). */
   private held: DescriptorChain[] = [];
+  /** Set when the device asked for a reset itself: it then takes nothing from the rings until the reset (§2.1.2). */
+  private broken = false;
 
   constructor(private readonly port: NetPort, private readonly options: VirtioNetOptions) {
     const mac = options.mac;
@@ -113,12 +115,14 @@ export class VirtioNet implements VirtioDevice {
 
   activate(activation: VirtioActivation): void {
     this.active = activation;
+    this.broken = false;
     this.mergeable = ((activation.features >> VIRTIO_NET_F_MRG_RXBUF) & 1n) === 1n;
   }
 
   /** §2.4: forgets the session, the frames waiting and the buffers held. */
   reset(): void {
     this.active = undefined;
+    this.broken = false;
     this.stats.rxDropped += this.pending.length;
     this.pending = [];
     this.held = [];
@@ -126,7 +130,7 @@ export class VirtioNet implements VirtioDevice {
 
   notify(queue: number): void {
     const a = this.active;
-    if (!a) return;
+    if (!a || this.broken) return;
     if (queue === TX_QUEUE) this.transmit(a);
     else if (queue === RX_QUEUE && this.deliver(a)) a.interrupt.usedBuffer(a.queues[RX_QUEUE]!);
   }
@@ -137,7 +141,7 @@ export class VirtioNet implements VirtioDevice {
    */
   receive(frame: Uint8Array): void {
     const a = this.active;
-    if (!a || !a.queues[RX_QUEUE] || this.pending.length >= NET_RX_PENDING_FRAMES) {
+    if (!a || this.broken || !a.queues[RX_QUEUE] || this.pending.length >= NET_RX_PENDING_FRAMES) {
       this.stats.rxDropped++;
       return;
     }
@@ -152,6 +156,7 @@ export class VirtioNet implements VirtioDevice {
       used = this.deliver(a);
     } catch (e) {
       if (!(e instanceof TypervisorError)) throw e;
+      this.broken = true;
       a.interrupt.needsReset(e.message);
       this.options.wake?.();
       return;
