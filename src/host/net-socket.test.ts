@@ -69,6 +69,28 @@ describe('--net socket: on the host', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a listener takes the next peer after one left, with a fresh stream (no half frame carried over)', { timeout: 10_000 }, async () => {
+    const dir = scratch();
+    const sock = path.join(dir, 's');
+    const errors: string[] = [];
+    const a = await listenNetSocket(sock, { onError: (m) => errors.push(m) });
+    const got: Buffer[] = [];
+    const twoFrames = new Promise<void>((resolve) => a.attach({ receive: (f) => (got.push(Buffer.from(f)), got.length === 1 && resolve()) }));
+    const { createConnection } = await import('node:net');
+    const first = createConnection({ path: sock });
+    await new Promise((r) => first.on('connect', r));
+    first.end(Buffer.from([0, 0, 0, 60, 1, 2, 3])); // half a frame, then gone
+    while (!errors.length) await new Promise((r) => setTimeout(r, 5));
+    expect(errors[0]).toMatch(/peer closed the connection; frames are dropped until another connects/);
+    const second = createConnection({ path: sock });
+    second.write(Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.alloc(20, 0x42)]));
+    await twoFrames;
+    expect(got).toEqual([Buffer.alloc(20, 0x42)]);
+    second.destroy();
+    a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('refuses to listen where a file exists', async () => {
     const dir = scratch();
     const sock = path.join(dir, 's');

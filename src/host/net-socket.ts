@@ -26,16 +26,19 @@ export class StreamSocketBackend implements NetBackend {
   private socket: Socket | undefined;
   private sink: NetSink | undefined;
   private closed = false;
-  private readonly decoder = new StreamFrameDecoder();
 
   constructor(readonly name: string, private readonly options: NetSocketOptions = {}, private readonly server?: Server, private readonly unlinkPath?: string) {}
 
   /** Takes `socket` as the peer (the first one; the caller refuses others). */
   adopt(socket: Socket): void {
     this.socket = socket;
-    socket.setNoDelay?.(true);
+    // A new peer (a listener's next connection) starts a new stream: nothing of the old one's
+    // partial frame carries over.
+    const decoder = new StreamFrameDecoder();
+    this.reported = false;
     socket.on('data', (chunk: Buffer) => {
-      const ok = this.decoder.push(chunk, (frame) => {
+      const malformedBefore = decoder.malformed;
+      const ok = decoder.push(chunk, (frame) => {
         if (this.closed || !this.sink) {
           this.stats.rxDropped++;
           return;
@@ -43,15 +46,16 @@ export class StreamSocketBackend implements NetBackend {
         this.stats.rxFrames++;
         this.sink.receive(frame);
       });
-      this.stats.malformed = this.decoder.malformed;
+      this.stats.malformed += decoder.malformed - malformedBefore;
       if (!ok) {
-        this.report(`${this.name}: closing the connection: ${this.decoder.failure}`);
+        this.report(`${this.name}: closing the connection: ${decoder.failure}`);
         socket.destroy();
       }
     });
     socket.on('error', (e) => this.report(`${this.name}: ${e.message}`));
     socket.on('close', () => {
-      if (!this.closed) this.report(`${this.name}: the peer closed the connection; frames are dropped from now on`);
+      if (this.socket !== socket) return;
+      if (!this.closed) this.report(`${this.name}: the peer closed the connection; frames are dropped ${this.server ? 'until another connects' : 'from now on'}`);
       this.socket = undefined;
     });
   }
