@@ -13,6 +13,7 @@ export {
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
   VirtioNet,
+  completeChecksum,
   type NetPort,
   type VirtioNetOptions,
   type VirtioNetStats,

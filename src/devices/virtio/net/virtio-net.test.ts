@@ -8,7 +8,9 @@ import { VIRTIO_F_VERSION_1 } from '../virtio-device.js';
 import {
   NET_HDR_BYTES,
   NET_RX_PENDING_FRAMES,
+  VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_MAC,
+  completeChecksum,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
@@ -44,7 +46,7 @@ function frameOf(length: number, seed = 1): Uint8Array {
   return f;
 }
 
-function session(options: { mergeable?: boolean } = {}) {
+function session(options: { mergeable?: boolean; csum?: boolean } = {}) {
   const mem = new RamGuestMemory(new Uint8Array(RAM), BASE);
   const port = new FakePort();
   let wakes = 0;
@@ -55,7 +57,7 @@ function session(options: { mergeable?: boolean } = {}) {
   const rx = new DriverRings(mem, SIZE, RX.desc, RX.driver, RX.device);
   const tx = new DriverRings(mem, SIZE, TX.desc, TX.driver, TX.device);
   const log: string[] = [];
-  const features = (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (options.mergeable === false ? 0n : 1n << VIRTIO_NET_F_MRG_RXBUF);
+  const features = (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (options.mergeable === false ? 0n : 1n << VIRTIO_NET_F_MRG_RXBUF) | (options.csum ? 1n << VIRTIO_NET_F_CSUM : 0n);
   dev.activate({
     mem,
     queues: [rxq, txq],
@@ -88,19 +90,21 @@ function session(options: { mergeable?: boolean } = {}) {
   return { mem, port, dev, rx, tx, log, postRx, postTx, wakes: () => wakes };
 }
 
-const withHeader = (frame: Uint8Array, hdr: Partial<{ flags: number; gso: number }> = {}) => {
+const withHeader = (frame: Uint8Array, hdr: Partial<{ flags: number; gso: number; csumStart: number; csumOffset: number }> = {}) => {
   const b = new Uint8Array(NET_HDR_BYTES + frame.length);
   b[0] = hdr.flags ?? 0;
   b[1] = hdr.gso ?? 0;
+  new DataView(b.buffer).setUint16(6, hdr.csumStart ?? 0, true);
+  new DataView(b.buffer).setUint16(8, hdr.csumOffset ?? 0, true);
   b.set(frame, NET_HDR_BYTES);
   return b;
 };
 
 describe('virtio-net (virtio 1.2 §5.1)', () => {
-  it('offers MAC, STATUS and MRG_RXBUF, and shows the MAC and link up in its config (§5.1.4)', () => {
+  it('offers CSUM, MAC, STATUS and MRG_RXBUF, and shows the MAC and link up in its config (§5.1.4)', () => {
     const { dev } = session();
     expect(dev.type).toBe(1);
-    expect(dev.features).toBe((1n << 5n) | (1n << 15n) | (1n << 16n));
+    expect(dev.features).toBe((1n << 0n) | (1n << 5n) | (1n << 15n) | (1n << 16n));
     expect(Array.from({ length: 6 }, (_, i) => dev.readConfig(i, 1))).toEqual([...MAC]);
     expect(dev.readConfig(6, 2)).toBe(VIRTIO_NET_S_LINK_UP);
     expect(dev.readConfig(0, 4)).toBe(0x12005452);
@@ -139,6 +143,49 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     expect(s.port.sent).toEqual([frameOf(60, 9)]);
     expect(s.tx.takeUsed().map((u) => u.id)).toEqual([0, 1, 2, 3, 4, 5, 7]);
     expect(s.dev.stats).toEqual({ txFrames: 1, rxFrames: 0, txDropped: 6, rxDropped: 0, malformed: 6 });
+  });
+
+  it('completes a partial checksum (NEEDS_CSUM) as RFC 1071 computes it (§5.1.6.2)', () => {
+    // RFC 1071 §3's example: the words 0001 f203 f4f5 f6f7 sum to ddf2, the checksum is 220d.
+    const frame = new Uint8Array(14 + 10);
+    frame.set([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7, 0, 0], 14);
+    expect(completeChecksum(frame, 14, 8)).toBe(true);
+    expect([frame[22], frame[23]]).toEqual([0x22, 0x0d]);
+    // Through the device, with CSUM negotiated; without it the same header is malformed.
+    const s = session({ csum: true });
+    frame.fill(0, 22);
+    s.postTx(0, withHeader(frame, { flags: 1, csumStart: 14, csumOffset: 8 }), [NET_HDR_BYTES + frame.length]);
+    s.postTx(1, withHeader(frame, { flags: 1, csumStart: 14, csumOffset: 9 }), [NET_HDR_BYTES + frame.length], BUF + 0x50000); // field past the end
+    s.postTx(2, withHeader(frame, { flags: 1, csumStart: 24, csumOffset: 0 }), [NET_HDR_BYTES + frame.length], BUF + 0x60000); // start past the end
+    s.dev.notify(1);
+    expect(s.port.sent).toHaveLength(1);
+    expect([s.port.sent[0]![22], s.port.sent[0]![23]]).toEqual([0x22, 0x0d]);
+    expect(s.dev.stats).toMatchObject({ txFrames: 1, malformed: 2 });
+  });
+
+  it('a completed checksum makes the range plus the driver\'s partial sum add up to ffff (property)', () => {
+    const onesSum = (bytes: Uint8Array, from: number) => {
+      let sum = 0;
+      for (let i = from; i < bytes.length; i += 2) sum += (bytes[i]! << 8) | (bytes[i + 1] ?? 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return sum;
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 2000 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const start = a % (bytes.length - 2);
+        if (start + 2 * Math.floor((bytes.length - start) / 2) < start + 2) return;
+        // Checksum fields sit an even number of bytes after csum_start (TCP 16, UDP 6).
+        const offset = 2 * (b % Math.floor((bytes.length - start) / 2));
+        const partial = (bytes[start + offset]! << 8) | bytes[start + offset + 1]!;
+        const frame = bytes.slice();
+        expect(completeChecksum(frame, start, offset)).toBe(true);
+        for (let i = 0; i < frame.length; i++) if (i !== start + offset && i !== start + offset + 1) expect(frame[i]).toBe(bytes[i]);
+        let total = onesSum(frame, start) + partial;
+        while (total > 0xffff) total = (total & 0xffff) + (total >>> 16);
+        expect(total).toBe(0xffff);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('a malformed transmit chain (a loop) is a VirtqueueError for the transport (DEVICE_NEEDS_RESET)', () => {

@@ -4,9 +4,10 @@ import type { SplitVirtqueue } from '../queue/split-virtqueue.js';
 import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
 
 // virtio-net, the network device: virtio 1.2 §5.1. Two queues, receiveq1 (0) and transmitq1
-// (1); no control queue (the device delivers every frame, so the driver's filters are moot) and
-// no offloads: the guest computes checksums and segments itself (CSUM/GUEST_CSUM/TSO would
-// need checksum completion on the host side). Every buffer starts with
+// (1); no control queue (the device delivers every frame, so the driver's filters are moot).
+// One offload: VIRTIO_NET_F_CSUM, the device completes the transmit checksums the driver left
+// partial (NEEDS_CSUM); no segmentation (TSO/UFO) and no GUEST_CSUM (received frames come with
+// flags 0, so the guest checks their checksums itself). Every buffer starts with
 //   struct virtio_net_hdr { u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size;
 //                           le16 csum_start; le16 csum_offset; le16 num_buffers; }   (§5.1.6)
 // which is 12 bytes whenever VERSION_1 is negotiated (always, on virtio-mmio version 2).
@@ -21,6 +22,7 @@ export const VIRTIO_NET_F_STATUS = 16n;
 export const VIRTIO_NET_S_LINK_UP = 1;
 /** virtio_net_hdr gso_type NONE and flags, §5.1.6. */
 const GSO_NONE = 0;
+const HDR_F_NEEDS_CSUM = 1;
 
 /** The header before every frame (§5.1.6, VERSION_1). */
 export const NET_HDR_BYTES = 12;
@@ -78,7 +80,7 @@ export interface VirtioNetStats {
  */
 export class VirtioNet implements VirtioDevice {
   readonly type = VirtioDeviceId.net;
-  readonly features = (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (1n << VIRTIO_NET_F_MRG_RXBUF);
+  readonly features = (1n << VIRTIO_NET_F_CSUM) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (1n << VIRTIO_NET_F_MRG_RXBUF);
   readonly queueSizes = [NET_QUEUE_SIZE, NET_QUEUE_SIZE];
   readonly configSize = CONFIG_SIZE;
   readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0, malformed: 0 };
@@ -86,6 +88,8 @@ export class VirtioNet implements VirtioDevice {
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private active: VirtioActivation | undefined;
   private mergeable = false;
+  /** VIRTIO_NET_F_CSUM negotiated: transmit headers may carry NEEDS_CSUM. */
+  private csum = false;
   /** Frames from the network waiting for receive buffers (FIFO). */
   private pending: Uint8Array[] = [];
   /** Receive chains taken from the ring but not yet used (a frame that did not fit them all yet). */
@@ -117,6 +121,7 @@ export class VirtioNet implements VirtioDevice {
     this.active = activation;
     this.broken = false;
     this.mergeable = ((activation.features >> VIRTIO_NET_F_MRG_RXBUF) & 1n) === 1n;
+    this.csum = ((activation.features >> VIRTIO_NET_F_CSUM) & 1n) === 1n;
   }
 
   /** §2.4: forgets the session, the frames waiting and the buffers held. */
@@ -177,17 +182,26 @@ export class VirtioNet implements VirtioDevice {
       const length = chain.readableBytes - NET_HDR_BYTES;
       header.fill(0);
       chain.read(a.mem, 0, header);
-      // §5.1.6.2: device-readable buffers only; without CSUM and the GSO features the driver
-      // must leave flags 0 and gso_type NONE (§5.1.6.2.1).
-      const bad = chain.writable.length > 0 || length < NET_MIN_FRAME || length > NET_MAX_FRAME || header[0] !== 0 || header[1] !== GSO_NONE;
-      if (bad) {
-        this.stats.malformed++;
-        this.stats.txDropped++;
-      } else {
-        const frame = new Uint8Array(length);
+      // §5.1.6.2: device-readable buffers only; flags may be NEEDS_CSUM only with CSUM, and
+      // gso_type must be NONE (no HOST_TSO/UFO offered) (§5.1.6.2.1).
+      const flags = header[0]!;
+      const bad = chain.writable.length > 0 || length < NET_MIN_FRAME || length > NET_MAX_FRAME ||
+        (flags !== 0 && !(this.csum && flags === HDR_F_NEEDS_CSUM)) || header[1] !== GSO_NONE;
+      let frame: Uint8Array | undefined;
+      if (!bad) {
+        frame = new Uint8Array(length);
         chain.read(a.mem, NET_HDR_BYTES, frame);
+        if (flags === HDR_F_NEEDS_CSUM) {
+          const h = new DataView(header.buffer);
+          if (!completeChecksum(frame, h.getUint16(6, true), h.getUint16(8, true))) frame = undefined;
+        }
+      }
+      if (frame) {
         this.stats.txFrames++;
         this.port.send(frame);
+      } else {
+        this.stats.malformed++;
+        this.stats.txDropped++;
       }
       q.push(chain.head, 0); // §5.1.6.2: nothing written into a transmit buffer
     }
@@ -255,4 +269,27 @@ export class VirtioNet implements VirtioDevice {
     if (chain.readable.length > 0) throw new TypervisorError('virtio-net: a receive buffer has a device-readable part');
     if (chain.writableBytes < NET_HDR_BYTES) throw new TypervisorError(`virtio-net: a receive buffer of ${chain.writableBytes} bytes cannot hold the ${NET_HDR_BYTES}-byte header`);
   }
+}
+
+/**
+ * §5.1.6.2 checksum completion: the Internet checksum (RFC 1071: ones' complement of the ones'
+ * complement sum of big-endian 16-bit words, an odd last byte padded with zero) of the bytes from
+ * `start` to the end of the frame, stored at `start + offset`. The driver has put the sum of
+ * what lies outside that range (the pseudo-header) in the field, so it is summed along. A result
+ * of 0 is stored as 0xffff, as Linux's skb_checksum_help does (both mean zero in ones'
+ * complement; UDP reserves 0 for "no checksum"). Returns false when the field is not inside
+ * the frame.
+ */
+export function completeChecksum(frame: Uint8Array, start: number, offset: number): boolean {
+  const at = start + offset;
+  if (start >= frame.length || at + 2 > frame.length) return false;
+  let sum = 0;
+  let i = start;
+  for (; i + 1 < frame.length; i += 2) sum += (frame[i]! << 8) | frame[i + 1]!;
+  if (i < frame.length) sum += frame[i]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  const check = ~sum & 0xffff || 0xffff;
+  frame[at] = check >> 8;
+  frame[at + 1] = check & 0xff;
+  return true;
 }
