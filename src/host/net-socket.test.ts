@@ -91,6 +91,26 @@ describe('--net socket: on the host', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('pause() holds frames in the socket until resume()', { timeout: 10_000 }, async () => {
+    const dir = scratch();
+    const sock = path.join(dir, 's');
+    const a = await listenNetSocket(sock);
+    const b = await connectNetSocket(sock);
+    while (!a.connected) await new Promise((r) => setTimeout(r, 5));
+    const got: Uint8Array[] = [];
+    a.attach({ receive: (f) => got.push(f) });
+    a.pause();
+    for (let i = 0; i < 10; i++) b.send(new Uint8Array(100).fill(i));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toHaveLength(0);
+    a.resume();
+    while (got.length < 10) await new Promise((r) => setTimeout(r, 5));
+    expect(got.map((f) => f[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    a.close();
+    b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('refuses to listen where a file exists', async () => {
     const dir = scratch();
     const sock = path.join(dir, 's');

@@ -26,6 +26,7 @@ export class StreamSocketBackend implements NetBackend {
   private socket: Socket | undefined;
   private sink: NetSink | undefined;
   private closed = false;
+  private paused = false;
 
   constructor(readonly name: string, private readonly options: NetSocketOptions = {}, private readonly server?: Server, private readonly unlinkPath?: string) {}
 
@@ -35,6 +36,7 @@ export class StreamSocketBackend implements NetBackend {
     // A new peer (a listener's next connection) starts a new stream: nothing of the old one's
     // partial frame carries over.
     const decoder = new StreamFrameDecoder();
+    if (this.paused) socket.pause();
     this.reported = false;
     socket.on('data', (chunk: Buffer) => {
       const malformedBefore = decoder.malformed;
@@ -76,6 +78,17 @@ export class StreamSocketBackend implements NetBackend {
 
   attach(sink: NetSink): void {
     this.sink = sink;
+  }
+
+  /** Stops reading the socket (the peer's writes back up in the kernel's buffers). */
+  pause(): void {
+    this.paused = true;
+    this.socket?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.socket?.resume();
   }
 
   close(): void {

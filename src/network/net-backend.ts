@@ -34,6 +34,13 @@ export interface NetBackend {
   send(frame: Uint8Array): void;
   attach(sink: NetSink): void;
   close(): void;
+  /**
+   * Optional flow control for point-to-point backends (a socket stops reading so the peer's
+   * TCP backs off): deliver nothing more until `resume()`, apart from frames already read. A
+   * shared medium (a switch) must not offer it: one slow port would stall the others.
+   */
+  pause?(): void;
+  resume?(): void;
   /** Counters for monitors and tests (plain numbers, never reset). */
   readonly stats?: NetBackendStats;
 }

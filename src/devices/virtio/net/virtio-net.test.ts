@@ -7,7 +7,9 @@ import { SplitVirtqueue } from '../queue/split-virtqueue.js';
 import { VIRTIO_F_VERSION_1 } from '../virtio-device.js';
 import {
   NET_HDR_BYTES,
+  NET_RX_PAUSE_FRAMES,
   NET_RX_PENDING_FRAMES,
+  NET_RX_RESUME_FRAMES,
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_MAC,
   completeChecksum,
@@ -31,6 +33,13 @@ const MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 
 class FakePort implements NetPort {
   readonly sent: Uint8Array[] = [];
+  readonly flow: string[] = [];
+  pause(): void {
+    this.flow.push('pause');
+  }
+  resume(): void {
+    this.flow.push('resume');
+  }
   sink: { receive(frame: Uint8Array): void } | undefined;
   send(frame: Uint8Array): void {
     this.sent.push(frame);
@@ -274,6 +283,30 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     t.port.sink!.receive(new Uint8Array(70000));
     expect(t.rx.takeUsed()).toEqual([]);
     expect(t.dev.stats).toMatchObject({ rxDropped: 2, malformed: 2 });
+  });
+
+  it('pauses the backend while frames pile up and resumes it once the driver drained them', () => {
+    const s = session({ mergeable: false });
+    for (let i = 0; i < NET_RX_PAUSE_FRAMES - 1; i++) s.port.sink!.receive(frameOf(60, i));
+    expect(s.port.flow).toEqual([]);
+    s.port.sink!.receive(frameOf(60));
+    expect(s.port.flow).toEqual(['pause']);
+    // Each round the driver posts SIZE buffers; the device resumes at RESUME frames left, not before.
+    let left = NET_RX_PAUSE_FRAMES;
+    while (left > NET_RX_RESUME_FRAMES) {
+      expect(s.port.flow).toEqual(['pause']);
+      s.postRx(Array(SIZE).fill(2048));
+      s.dev.notify(0);
+      s.rx.takeUsed();
+      left -= SIZE;
+    }
+    expect(s.port.flow).toEqual(['pause', 'resume']);
+    expect(s.dev.stats).toMatchObject({ rxFrames: NET_RX_PAUSE_FRAMES - left, rxDropped: 0 });
+    // A reset drops what is held and resumes too.
+    for (let i = 0; i < NET_RX_PAUSE_FRAMES; i++) s.port.sink!.receive(frameOf(60, i));
+    expect(s.port.flow).toEqual(['pause', 'resume', 'pause']);
+    s.dev.reset();
+    expect(s.port.flow).toEqual(['pause', 'resume', 'pause', 'resume']);
   });
 
   it('a receive buffer that is device-readable or shorter than the header sets DEVICE_NEEDS_RESET', () => {

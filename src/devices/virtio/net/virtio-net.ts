@@ -37,6 +37,14 @@ export const NET_MAX_FRAME = 65550;
  * frames are dropped (as a full NIC ring drops), so a flooding peer costs bounded memory.
  */
 export const NET_RX_PENDING_FRAMES = 256;
+/**
+ * Flow control, for backends that offer it: past this many held frames the device asks the
+ * backend to pause (a socket stops reading, so the peer's TCP slows down instead of losing
+ * frames), and below {@link NET_RX_RESUME_FRAMES} to resume. The gap to the hard limit absorbs
+ * what the backend had already read (a 64 KiB socket chunk is ~43 full-size frames).
+ */
+export const NET_RX_PAUSE_FRAMES = 128;
+export const NET_RX_RESUME_FRAMES = 32;
 /** mac (6) + status (2) + max_virtqueue_pairs (2), §5.1.4. */
 const CONFIG_SIZE = 10;
 
@@ -48,6 +56,10 @@ const CONFIG_SIZE = 10;
 export interface NetPort {
   send(frame: Uint8Array): void;
   attach(sink: { receive(frame: Uint8Array): void }): void;
+  /** Optional flow control: deliver no more frames for now (a few already read may still come). */
+  pause?(): void;
+  /** Optional flow control: deliver again. */
+  resume?(): void;
 }
 
 export interface VirtioNetOptions {
@@ -96,6 +108,8 @@ export class VirtioNet implements VirtioDevice {
   private held: DescriptorChain[] = [];
   /** Set when the device asked for a reset itself: it then takes nothing from the rings until the reset (§2.1.2). */
   private broken = false;
+  /** The device asked the backend to pause. */
+  private paused = false;
 
   constructor(private readonly port: NetPort, private readonly options: VirtioNetOptions) {
     const mac = options.mac;
@@ -131,13 +145,18 @@ export class VirtioNet implements VirtioDevice {
     this.stats.rxDropped += this.pending.length;
     this.pending = [];
     this.held = [];
+    this.flowControl();
   }
 
   notify(queue: number): void {
     const a = this.active;
     if (!a || this.broken) return;
     if (queue === TX_QUEUE) this.transmit(a);
-    else if (queue === RX_QUEUE && this.deliver(a)) a.interrupt.usedBuffer(a.queues[RX_QUEUE]!);
+    else if (queue === RX_QUEUE) {
+      const used = this.deliver(a);
+      this.flowControl();
+      if (used) a.interrupt.usedBuffer(a.queues[RX_QUEUE]!);
+    }
   }
 
   /**
@@ -159,6 +178,7 @@ export class VirtioNet implements VirtioDevice {
     let used: boolean;
     try {
       used = this.deliver(a);
+      this.flowControl();
     } catch (e) {
       if (!(e instanceof TypervisorError)) throw e;
       this.broken = true;
@@ -262,6 +282,18 @@ export class VirtioNet implements VirtioDevice {
       used = true;
     }
     return used;
+  }
+
+  /** Pauses the backend when frames pile up, resumes it once they drained (or were dropped by a reset). */
+  private flowControl(): void {
+    const n = this.pending.length;
+    if (!this.paused && n >= NET_RX_PAUSE_FRAMES) {
+      this.paused = true;
+      this.port.pause?.();
+    } else if (this.paused && n <= NET_RX_RESUME_FRAMES) {
+      this.paused = false;
+      this.port.resume?.();
+    }
   }
 
   /** §5.1.6.3.1: receive buffers are device-writable, each at least a header long (with MRG_RXBUF). */
