@@ -288,7 +288,8 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
   it('pauses the backend while frames pile up and resumes it once the driver drained them', () => {
     const s = session({ mergeable: false });
     for (let i = 0; i < NET_RX_PAUSE_FRAMES - 1; i++) s.port.sink!.receive(frameOf(60, i));
-    expect(s.port.flow).toEqual([]);
+    expect(s.port.flow).toEqual(['resume']);
+    s.port.flow.length = 0;
     s.port.sink!.receive(frameOf(60));
     expect(s.port.flow).toEqual(['pause']);
     // Each round the driver posts SIZE buffers; the device resumes at RESUME frames left, not before.
@@ -307,6 +308,10 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     expect(s.port.flow).toEqual(['pause', 'resume', 'pause']);
     s.dev.reset();
     expect(s.port.flow).toEqual(['pause', 'resume', 'pause', 'resume']);
+    // A new device on the same backend (a rebooted board) starts it flowing.
+    s.port.pause();
+    new VirtioNet(s.port, { mac: MAC });
+    expect(s.port.flow.at(-1)).toBe('resume');
   });
 
   it('a receive buffer that is device-readable or shorter than the header sets DEVICE_NEEDS_RESET', () => {

@@ -121,6 +121,7 @@ export class VirtioNet implements VirtioDevice {
     v.setUint16(6, VIRTIO_NET_S_LINK_UP, true);
     v.setUint16(8, 1, true); // max_virtqueue_pairs (meaningful only with MQ; 1 as QEMU reports)
     port.attach({ receive: (frame) => this.receive(frame) });
+    port.resume?.(); // a rebuilt board's NIC: the previous one may have left the backend paused
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
