@@ -3,8 +3,8 @@
 // the segment with `--net socket:PATH`; the typervisor guest pings the QEMU guest and pulls
 // 8 MiB from it with nc (the SYN and every ACK carry a TCP checksum our device completed).
 // QEMU's virtio-net and stream netdev are the reference: a frame our device or framing got
-// wrong never gets an answer. A second NIC (socket:listen:, no peer)
-// shows several NICs, default MACs and listen mode.
+// wrong never gets an answer. A second NIC (socket:listen:, no peer) shows several NICs and
+// default MACs; two typervisor VMs (one listening) show our transmit path against our receive.
 // Needs the build, the cached default guest, and qemu-system-riscv64.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,4 +90,39 @@ describe('virtio-net in the default guest, on a segment with a QEMU VM', () => {
     console.log(`virtio-net: ${BYTES >> 20} MiB QEMU guest → typervisor guest over socket: in ${seconds.toFixed(2)} s guest time = ${(BYTES / 2 ** 20 / seconds).toFixed(1)} MiB/s`);
     expect(out, shown(r)).toContain('errors=0 0 \n');
   }, 2 * BOOT_TIMEOUT_MS + 60_000);
+});
+
+describe('virtio-net between two typervisor VMs', () => {
+  it('one listens (socket:listen:), the other connects; 4 MiB go from the listener to the other', async () => {
+    const sock = path.join(dir, 'pair.sock');
+    const bytes = 4 << 20;
+    // The listener serves zeros once; its nc ends when the client hangs up, and with it the VM.
+    const server = runTypervisor([
+      'run', '--net', `socket:listen:${sock},mac=52:54:00:00:00:0a`, '--', 'sh', '-c',
+      'ip addr add 10.0.1.2/24 dev eth0 && ip link set eth0 up && nc -l -p 6000 < /dev/zero; echo server-done',
+    ]);
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(sock)) {
+      if (Date.now() > deadline) throw new Error(`the listening typervisor did not create ${sock}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const client = await runTypervisor([
+      'run', '--net', `socket:${sock},mac=52:54:00:00:00:0b`, '--', 'sh', '-c',
+      [
+        'ip addr add 10.0.1.1/24 dev eth0 && ip link set eth0 up',
+        'i=0; until ping -c 1 -W 2 10.0.1.2 >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && break; done',
+        // The server's nc may not listen yet: retry until the whole pull arrives.
+        `n=0; j=0; while [ "$n" != ${bytes} ] && [ $j -lt 30 ]; do n=$(timeout 120 nc 10.0.1.2 6000 | head -c ${bytes} | wc -c); j=$((j+1)); [ "$n" = ${bytes} ] || sleep 2; done`,
+        'echo "pulled=$n"',
+        'echo "neighbour=$(ip neigh show 10.0.1.2 | cut -d" " -f5)"',
+      ].join('; '),
+    ]);
+    const served = await server;
+    const out = stripTerminalQueries(client.stdout);
+    expect(client.status, shown(client)).toBe(0);
+    expect(out, shown(client)).toContain(`pulled=${bytes}\n`);
+    expect(out, shown(client)).toContain('neighbour=52:54:00:00:00:0a\n');
+    expect(stripTerminalQueries(served.stdout), shown(served)).toContain('server-done');
+    expect(existsSync(sock)).toBe(false); // the listener removed its socket on exit
+  }, 2 * BOOT_TIMEOUT_MS + 120_000);
 });
