@@ -4,8 +4,9 @@ import { TypervisorError } from '../core/errors.js';
 import { RamGuestMemory } from '../core/guest-memory.js';
 import { VIRT_MAP } from '../board/memory-map.js';
 import { closeDisks } from '../host/disk-image.js';
+import { closeNets } from '../host/net-spec.js';
 import { loadBoot } from '../vmm/boot-loader.js';
-import { disksOf } from '../vmm/machine-config.js';
+import { disksOf, nicsOf } from '../vmm/machine-config.js';
 import type { CliStreams } from './cli-streams.js';
 import { addMachineOptions, machineConfigFromFlags, type MachineFlags } from './run-command.js';
 
@@ -29,6 +30,7 @@ export function addDtbCommand(program: Command, streams: CliStreams & { stdoutIs
     const config = await machineConfigFromFlags(opts, [], streams);
     // Disks are opened (and so checked) as for a boot, but only their slots reach the tree.
     await closeDisks(disksOf(config));
+    closeNets(nicsOf(config));
     const ram = new RamGuestMemory(new Uint8Array(config.memBytes), VIRT_MAP.dram.base);
     const { fdt } = loadBoot(config, ram);
     const blob = ram.bytes.slice(fdt.address - ram.base, fdt.address - ram.base + fdt.size);

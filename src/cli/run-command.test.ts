@@ -43,6 +43,6 @@ describe('typervisor run --disk', () => {
       `typervisor: --disk ${join(dir, 'none.qcow2')}: cannot open: no such file\nhint: check the path, or create an image first: qemu-img create -f qcow2 disk.qcow2 1G\n`,
     );
     const many = await cli(['run', '--bios', 'none', '--kernel', kernel, ...Array(5).fill(['--device', 'virtio-rng']).flat(), ...Array(4).fill(['--disk', disk]).flat()]);
-    expect(many.stderr).toBe('typervisor: 9 devices given; the virt board has 8 virtio-mmio slots\nhint: give at most 8 --device, --disk and --share options together\n');
+    expect(many.stderr).toBe('typervisor: 9 devices given; the virt board has 8 virtio-mmio slots\nhint: give at most 8 --device, --disk, --share and --net options together\n');
   });
 });

@@ -8,8 +8,9 @@ import { readGuestFile } from '../host/guest-file.js';
 import { closeDisks, openDisks, parseDiskSpec } from '../host/disk-image.js';
 import { openShares, parseShareSpec } from '../host/share-option.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
-import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
+import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, nicsOf, parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
 import { devicesFromFlags, type DeviceFlags } from './device-flags.js';
+import { checkDistinctMacs, closeNets, openNets, parseNetSpec } from '../host/net-spec.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
@@ -26,6 +27,8 @@ export interface MachineFlags extends DeviceFlags {
   disk?: string[];
   /** `--share HOSTDIR[,tag=T][,readonly]`, repeatable. */
   share?: string[];
+  /** `--net socket:PATH[,mac=…]`, repeatable. */
+  net?: string[];
 }
 
 /** Adds the machine-describing options to a command. */
@@ -54,7 +57,13 @@ export function addMachineOptions(cmd: Command): Command {
     .addOption(
       new Option('--console <name>', 'the guest console the terminal is connected to: ttyS0 (the UART) or hvc0 (adds a virtio-console)').choices(CONSOLE_KINDS).default('ttyS0'),
     )
-    .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)');
+    .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)')
+    .option(
+      '--net <spec>',
+      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
+    );
 }
 
 /**
@@ -69,9 +78,12 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const { devices, console: consoleKind } = devicesFromFlags(opts, memBytes);
   const diskSpecs = (opts.disk ?? []).map(parseDiskSpec);
   const shareSpecs = (opts.share ?? []).map(parseShareSpec);
-  if (devices.length + diskSpecs.length + shareSpecs.length > VIRTIO_SLOTS) {
-    throw new TypervisorError(`${devices.length + diskSpecs.length + shareSpecs.length} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
-      hint: `give at most ${VIRTIO_SLOTS} --device, --disk and --share options together`,
+  const netSpecs = (opts.net ?? []).map((text, i) => parseNetSpec(text, i));
+  checkDistinctMacs(netSpecs);
+  const count = devices.length + diskSpecs.length + shareSpecs.length + netSpecs.length;
+  if (count > VIRTIO_SLOTS) {
+    throw new TypervisorError(`${count} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
+      hint: `give at most ${VIRTIO_SLOTS} --device, --disk, --share and --net options together`,
     });
   }
   // Shared folders are checked before anything is fetched or booted (a typo fails at once).
@@ -79,9 +91,12 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   // Disks are opened last, once everything else checked out; closed again if the config fails.
   const withDisks = async (build: (all: DeviceConfig[]) => Promise<MachineConfig> | MachineConfig): Promise<MachineConfig> => {
     const disks = await openDisks(diskSpecs);
+    let nics: Awaited<ReturnType<typeof openNets>> = [];
     try {
-      return await build([...devices, ...disks, ...shares]);
+      nics = await openNets(netSpecs, { onError: (message) => void streams.stderr.write(`typervisor: ${message}\n`) });
+      return await build([...devices, ...disks, ...shares, ...nics]);
     } catch (e) {
+      closeNets(nics);
       await closeDisks(disks).catch(() => undefined);
       throw e;
     }
@@ -193,6 +208,7 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.
     await machine?.disksIdle();
+    closeNets(nicsOf(config));
     await closeDisks(disks);
     await output.drain();
   }

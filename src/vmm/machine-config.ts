@@ -2,6 +2,8 @@ import { TypervisorError } from '../core/errors.js';
 import { MAX_RAM_BYTES, MIN_RAM_BYTES, VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { BlockBackend } from '../storage/block-backend.js';
 import type { SharedFileSystem } from '../devices/virtio/9p/shared-file-system.js';
+import type { NetBackend } from '../network/net-backend.js';
+import { formatMac, parseMac } from '../network/mac-address.js';
 
 /** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
  *  vmm never reads files itself. */
@@ -55,8 +57,8 @@ export type ConsoleKind = (typeof CONSOLE_KINDS)[number];
 export const DEVICE_TYPES = ['virtio-rng', 'virtio-console', 'virtio-balloon'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
-/** One device of the machine: a `--device` type, a balloon with options, a disk, or a shared folder. */
-export type DeviceConfig = { readonly type: Exclude<DeviceType, 'virtio-balloon'> } | BalloonConfig | DiskConfig | ShareConfig;
+/** One device of the machine: a `--device` type, a balloon with options, a disk, a shared folder, or a NIC. */
+export type DeviceConfig = { readonly type: Exclude<DeviceType, 'virtio-balloon'> } | BalloonConfig | DiskConfig | ShareConfig | NicConfig;
 
 /**
  * A virtio-9p share over an already opened {@link SharedFileSystem} (the host opens the folder,
@@ -78,6 +80,19 @@ export interface BalloonConfig {
   readonly targetBytes?: number;
   /** Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM (Linux then leaves ballooned pages in MemTotal). */
   readonly deflateOnOom?: boolean;
+}
+
+/**
+ * A virtio-net NIC over an already opened {@link NetBackend} (the host connects the socket and
+ * hands the backend in, and closes it after the machine exits).
+ */
+export interface NicConfig {
+  readonly type: 'virtio-net';
+  readonly backend: NetBackend;
+  /** The NIC's unicast MAC, `52:54:00:12:34:56` form. */
+  readonly mac: string;
+  /** For messages, e.g. the spec given with --net. */
+  readonly name?: string;
 }
 
 /**
@@ -124,6 +139,7 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
     if (type === 'virtio-blk') return validateDisk(d as Record<string, unknown>);
     if (type === 'virtio-9p') return validateShare(d as Record<string, unknown>);
     if (type === 'virtio-balloon') return validateBalloon(d as Record<string, unknown>);
+    if (type === 'virtio-net') return validateNic(d as Record<string, unknown>);
     if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
       throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
         hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
@@ -182,6 +198,28 @@ function validateShare(d: Record<string, unknown>): ShareConfig {
   const extra = Object.keys(d).filter((k) => !['type', 'fs', 'tag', 'name'].includes(k));
   if (extra.length) throw new TypervisorError(`${name}: unknown share option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
   return { type: 'virtio-9p', fs: fs as SharedFileSystem, tag: d['tag'], ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}) };
+}
+
+function validateNic(d: Record<string, unknown>): NicConfig {
+  const backend = d['backend'] as Partial<NetBackend> | undefined;
+  const name = typeof d['name'] === 'string' ? d['name'] : 'nic';
+  if (typeof backend !== 'object' || backend === null || typeof backend.send !== 'function' || typeof backend.attach !== 'function' || typeof backend.close !== 'function') {
+    throw new TypervisorError(`${name}: a virtio-net device needs an opened network backend`, { hint: 'attach NICs with --net socket:PATH' });
+  }
+  const extra = Object.keys(d).filter((k) => !['type', 'backend', 'mac', 'name'].includes(k));
+  if (extra.length) throw new TypervisorError(`${name}: unknown NIC option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+  if (typeof d['mac'] !== 'string') throw new TypervisorError(`${name}: a NIC needs a MAC address`);
+  return {
+    type: 'virtio-net',
+    backend: backend as NetBackend,
+    mac: formatMac(parseMac(d['mac'])),
+    ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
+  };
+}
+
+/** The NICs of a config (its virtio-net devices), in device order. */
+export function nicsOf(config: Pick<MachineConfig, 'devices'>): NicConfig[] {
+  return (config.devices ?? []).filter((d): d is NicConfig => d.type === 'virtio-net');
 }
 
 /** The disks of a config (its virtio-blk devices), in device order. */

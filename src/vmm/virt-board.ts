@@ -15,6 +15,8 @@ import { VirtioBlk } from '../devices/virtio/blk/index.js';
 import { Virtio9p } from '../devices/virtio/9p/virtio-9p.js';
 import { VirtioConsole } from '../devices/virtio/console/index.js';
 import { VirtioBalloon } from '../devices/virtio/balloon/index.js';
+import { VirtioNet } from '../devices/virtio/net/index.js';
+import { parseMac } from '../network/mac-address.js';
 import type { HartFactory, MachineHart } from './machine-hart.js';
 import { loadBoot, type BootState } from './boot-loader.js';
 import { virtioSlotOf, type DeviceConfig, type MachineConfig } from './machine-config.js';
@@ -54,6 +56,8 @@ export interface VirtBoard {
   readonly console?: VirtioConsole;
   /** The first virtio-balloon device, if the config has one. */
   readonly balloon?: VirtioBalloon;
+  /** The virtio-net devices, in the order of the config's NICs (their `stats` count frames). */
+  readonly nics: readonly VirtioNet[];
   readonly boot: BootState;
 }
 
@@ -81,6 +85,8 @@ function createVirtioDevice(config: DeviceConfig, wake: () => void, console: (by
       });
     case 'virtio-9p':
       return new Virtio9p(config.fs, { tag: config.tag, wake });
+    case 'virtio-net':
+      return new VirtioNet(config.backend, { mac: parseMac(config.mac), wake });
   }
 }
 
@@ -141,6 +147,7 @@ export async function buildVirtBoard(
   const shares: Virtio9p[] = [];
   let virtioConsole: VirtioConsole | undefined;
   let balloon: VirtioBalloon | undefined;
+  const nics: VirtioNet[] = [];
   const virtio = (config.devices ?? []).map((device, i) => {
     const slot = virtioSlotOf(i);
     const model = createVirtioDevice(device, () => events.wake(), (bytes) => events.console(bytes));
@@ -148,6 +155,7 @@ export async function buildVirtBoard(
     if (model instanceof Virtio9p) shares.push(model);
     if (model instanceof VirtioConsole) virtioConsole ??= model;
     if (model instanceof VirtioBalloon) balloon ??= model;
+    if (model instanceof VirtioNet) nics.push(model);
     const transport = new VirtioMmioTransport(model, ram, line(VIRT_MAP.virtio.irq + slot), `virtio${slot}`);
     bus.map(`virtio${slot}`, VIRT_MAP.virtio.base + slot * VIRT_MAP.virtio.size, transport);
     return transport;
@@ -167,7 +175,7 @@ export async function buildVirtBoard(
   if (boot.mode === 'S') hart.enterSupervisor(BigInt(boot.pc));
   else hart.pc = BigInt(boot.pc);
   return {
-    hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, shares, boot,
+    hart, bus, ram, uart, clint, plic, rtc, finisher, clock, sbi, virtio, disks, shares, nics, boot,
     ...(virtioConsole ? { console: virtioConsole } : {}),
     ...(balloon ? { balloon } : {}),
   };

@@ -1,0 +1,53 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FakeHart } from '../../tests/helpers/fake-hart.js';
+import { makeElf } from '../../tests/helpers/elf-image.js';
+import { RunExit } from '../cpu/hart-api.js';
+import { main } from './main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'typervisor-run-net-'));
+const kernel = join(dir, 'prog.elf');
+writeFileSync(kernel, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x8000_0000, data: Uint8Array.of(0x13, 0, 0, 0) }] }));
+
+const cli = async (argv: string[], script: (h: FakeHart) => RunExit = () => RunExit.Budget) => {
+  let stderr = '';
+  const status = await main(
+    argv,
+    { stdin: new PassThrough(), stdout: { write: (_b: Uint8Array, cb?: () => void) => (cb?.(), true) }, stderr: { write: (t: string) => (stderr += t) } },
+    { createHart: async (o) => new FakeHart(o, script) },
+  );
+  return { status, stderr };
+};
+
+describe('typervisor run --net', () => {
+  it('attaches NICs as virtio-net (device 1) in slots after the others, each with its MAC in the config space; removes a listening socket on exit', async () => {
+    const a = join(dir, 'a.sock');
+    const b = join(dir, 'b.sock');
+    const seen: number[][] = [];
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--device', 'virtio-rng', '--net', `socket:listen:${a}`, '--net', `socket:listen:${b},mac=02:00:00:00:00:07`], (h) => {
+      for (const slot of [0x1000_7000, 0x1000_6000]) seen.push([Number(h.load(slot + 8, 4)), ...Array.from({ length: 6 }, (_, i) => Number(h.load(slot + 0x100 + i, 1)))]);
+      expect(existsSync(a)).toBe(true);
+      h.store(0x10_0000, 4, 0x5555);
+      return RunExit.Budget;
+    });
+    expect(r).toEqual({ status: 0, stderr: '' });
+    expect(seen).toEqual([
+      [1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+      [1, 0x02, 0, 0, 0, 0, 0x07],
+    ]);
+    expect(existsSync(a) || existsSync(b)).toBe(false);
+  });
+
+  it('says when nothing listens, and refuses bad specs before opening anything', async () => {
+    const none = join(dir, 'none.sock');
+    const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', `socket:${none}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^typervisor: --net socket:${none}: nothing listens at ${none} \\(no such socket\\)\\nhint: start the peer first`));
+    const dup = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', `socket:listen:${join(dir, 'x')}`, '--net', `socket:${none},mac=52:54:00:12:34:56`]);
+    expect(dup.stderr).toMatch(/have the same MAC 52:54:00:12:34:56/);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});
