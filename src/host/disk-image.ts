@@ -5,6 +5,7 @@ import type { BlockBackend } from '../storage/block-backend.js';
 import { openImage } from '../storage/open-image.js';
 import type { DiskConfig } from '../vmm/machine-config.js';
 import { nodeImageFileSystem } from './storage-file.js';
+import { splitOptionList } from './option-list.js';
 
 /** The image formats `--disk …,format=` accepts. */
 export const DISK_FORMATS = ['qcow2', 'raw', 'vpc', 'vmdk', 'vdi'] as const;
@@ -25,24 +26,12 @@ const SYNTAX = '--disk PATH[,format=qcow2|raw|vpc|vmdk|vdi][,readonly][,serial=I
  * the first comma, `,,` for a literal comma.
  */
 export function parseDiskSpec(text: string): DiskSpec {
-  const parts: string[] = [''];
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === ',') {
-      if (text[i + 1] === ',') {
-        parts[parts.length - 1] += ',';
-        i++;
-      } else parts.push('');
-    } else parts[parts.length - 1] += text[i];
-  }
-  const path = parts[0]!;
+  const { head: path, options } = splitOptionList(text);
   if (path === '') throw new TypervisorError(`--disk '${text}' names no file`, { hint: `use ${SYNTAX}` });
   let format: DiskSpec['format'];
   let readOnly = false;
   let serial: string | undefined;
-  for (const option of parts.slice(1)) {
-    const eq = option.indexOf('=');
-    const key = eq < 0 ? option : option.slice(0, eq);
-    const value = eq < 0 ? undefined : option.slice(eq + 1);
+  for (const { key, value, text: option } of options) {
     if (key === 'format' && value !== undefined) {
       // "vhd" is the format's own name; QEMU calls it vpc (Virtual PC).
       const name = value === 'vhd' ? 'vpc' : value;

@@ -4,6 +4,7 @@ import { TypervisorError } from '../core/errors.js';
 import { validateMountTag } from '../devices/virtio/9p/virtio-9p.js';
 import type { ShareConfig } from '../vmm/machine-config.js';
 import { openSharedDirectory } from './shared-directory.js';
+import { splitOptionList } from './option-list.js';
 
 /** One `--share` value, parsed. */
 export interface ShareSpec {
@@ -17,23 +18,11 @@ const SYNTAX = '--share HOSTDIR[,tag=TAG][,readonly] (write ",," for a comma in 
 
 /** Parses `HOSTDIR[,tag=TAG][,readonly]`, with `,,` for a literal comma as in --disk. */
 export function parseShareSpec(text: string): ShareSpec {
-  const parts: string[] = [''];
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === ',') {
-      if (text[i + 1] === ',') {
-        parts[parts.length - 1] += ',';
-        i++;
-      } else parts.push('');
-    } else parts[parts.length - 1] += text[i];
-  }
-  const path = parts[0]!;
+  const { head: path, options } = splitOptionList(text);
   if (path === '') throw new TypervisorError(`--share '${text}' names no directory`, { hint: `use ${SYNTAX}` });
   let tag: string | undefined;
   let readOnly = false;
-  for (const option of parts.slice(1)) {
-    const eq = option.indexOf('=');
-    const key = eq < 0 ? option : option.slice(0, eq);
-    const value = eq < 0 ? undefined : option.slice(eq + 1);
+  for (const { key, value, text: option } of options) {
     if ((key === 'tag' || key === 'mount_tag') && value !== undefined) {
       try {
         tag = validateMountTag(value);

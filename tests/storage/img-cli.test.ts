@@ -7,7 +7,6 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSize, parseImageSize } from '../../src/cli/img-command.js';
-import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
 import { checkExitStatus, checkQcow2 } from '../../src/storage/qcow2/qcow2-check.js';
@@ -16,6 +15,7 @@ import { openImage } from '../../src/storage/open-image.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { qemu, qemuIo, tempDir } from './qemu-tools.js';
 import { DyingFile } from './dying-file.js';
+import { img } from './typervisor-img.js';
 
 const { dir, remove } = tempDir('img-cli-');
 afterAll(remove);
@@ -36,14 +36,6 @@ beforeAll(() => {
   qemuIo(at('k1.qcow2'), ['write -P 4 8k 8k', 'write -z 1M 4k']);
   qemu('qemu-img', ['convert', '-c', '-O', 'qcow2', at('k1.qcow2'), at('k2.qcow2')]);
 });
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-}
 
 /** `qemu-img check --output json` with its exit status (0, 2, 3 are all reports). */
 function qemuCheck(file: string): { status: number; report: Record<string, unknown> } {

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import { mapImage } from '../../src/storage/image-map.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
@@ -19,6 +18,7 @@ import { resizeQcow2 } from '../../src/storage/qcow2/qcow2-resize.js';
 import { DyingFile } from './dying-file.js';
 import { be, MemoryImageFileSystem, smallImage } from './qcow2-images.js';
 import { qemu, qemuIo, tempDir } from './qemu-tools.js';
+import { img } from './typervisor-img.js';
 
 const { dir, remove } = tempDir('img-ops-');
 afterAll(remove);
@@ -28,14 +28,6 @@ function freshDir(): string {
   const d = path.join(dir, `d${dirs++}`);
   mkdirSync(d);
   return d;
-}
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
 }
 
 function run(tool: string, args: string[]): { status: number; stdout: string; stderr: string } {

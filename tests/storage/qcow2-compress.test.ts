@@ -8,7 +8,6 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deflateCluster } from '../../src/cli/img-convert-compressed.js';
-import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import { NodeImageFile } from '../../src/host/storage-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
@@ -16,18 +15,11 @@ import { createQcow2 } from '../../src/storage/qcow2/qcow2-create.js';
 import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { DyingFile } from './dying-file.js';
 import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
+import { img } from './typervisor-img.js';
 
 const tmp = tempDir('qcow2-compress-');
 afterAll(() => tmp.remove());
 const at = (name: string) => path.join(tmp.dir, name);
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-}
 
 function qemuCheck(file: string): { status: number; report: Record<string, number> } {
   const r = spawnSync('qemu-img', ['check', '--output', 'json', file], { encoding: 'utf8' });

@@ -8,7 +8,6 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { TypervisorError } from '../../src/core/errors.js';
 import { NodeImageFile } from '../../src/host/storage-file.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
@@ -19,18 +18,11 @@ import { applySnapshot, createSnapshot, deleteSnapshot, readQcow2Snapshots } fro
 import { DyingFile } from './dying-file.js';
 import { be } from './qcow2-images.js';
 import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
+import { img } from './typervisor-img.js';
 
 const tmp = tempDir('qcow2-snap-');
 afterAll(() => tmp.remove());
 const at = (name: string) => path.join(tmp.dir, name);
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-}
 
 /** `qemu-img check --output json`: exit status and report. */
 function qemuCheck(file: string): { status: number; report: Record<string, unknown> } {

@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { nodeImageFileSystem } from '../../src/host/storage-file.js';
 import { parseDiskSpec } from '../../src/host/disk-image.js';
 import { MemoryImageFile } from '../../src/storage/memory-image-file.js';
@@ -16,6 +15,7 @@ import { vhdChecksum } from '../../src/storage/vhd/vhd-footer.js';
 import { VhdImage } from '../../src/storage/vhd/vhd-image.js';
 import { blockBackendConformance } from './conformance.js';
 import { firstDifference, qemu, qemuIo, tempDir } from './qemu-tools.js';
+import { img } from './typervisor-img.js';
 
 const tmp = tempDir('vhd-');
 afterAll(() => tmp.remove());
@@ -185,14 +185,6 @@ describe('createVhd matches qemu-img create -f vpc', () => {
     await expect(createVhd(new MemoryImageFile(), { size: 2041 * 1024 ** 3 })).rejects.toThrow(/2040 GiB/);
   });
 });
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-}
 
 describe('typervisor img with vpc', () => {
   it('create -f vpc [-o subformat=…] prints and makes what qemu-img does; info agrees with qemu-img info', async () => {

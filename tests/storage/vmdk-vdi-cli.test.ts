@@ -4,21 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { firstDifference, qemu, qemuIo, tempDir } from './qemu-tools.js';
 import { vdiImages, vmdkImages } from './vmdk-vdi-images.js';
+import { img } from './typervisor-img.js';
 
 const { dir, remove } = tempDir('vmdk-vdi-cli-');
 afterAll(remove);
 const images = [...vmdkImages(dir), ...vdiImages(dir)];
-
-async function img(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const status = await main(['img', ...argv], { stdin: process.stdin, stdout, stderr: { write: (t: string) => (stderr += t) } } as never);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-}
 
 function qemuStatus(args: string[]): { status: number; stdout: string } {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
