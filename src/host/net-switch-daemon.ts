@@ -20,6 +20,8 @@ import { switchPaths, type SwitchPaths } from './net-switch-paths.js';
 export const PORT_QUEUE_BYTES = 1 << 20;
 /** How long the daemon lingers after its last port left (a rebooting VM comes back). */
 export const DEFAULT_GRACE_MS = 2000;
+/** How long a fresh daemon waits for its first port (the VM that started it is still connecting). */
+const FIRST_PORT_MS = 15_000;
 /** A stale-socket recovery lock older than this was left by a crash. */
 const STALE_LOCK_MS = 10_000;
 
@@ -55,7 +57,7 @@ export class SwitchDaemon {
 
   constructor(private readonly server: Server, readonly paths: SwitchPaths, private readonly options: SwitchDaemonOptions = {}) {
     server.on('connection', (s) => this.addPort(s));
-    this.armIdle();
+    this.armIdle(Math.max(FIRST_PORT_MS, options.graceMs ?? DEFAULT_GRACE_MS));
   }
 
   get portCount(): number {
@@ -102,12 +104,12 @@ export class SwitchDaemon {
     }
   }
 
-  private armIdle(): void {
+  private armIdle(ms = this.options.graceMs ?? DEFAULT_GRACE_MS): void {
     if (this.closed) return;
     if (this.idle) clearTimeout(this.idle);
     this.idle = setTimeout(() => {
       if (this.switch.portCount === 0) this.close();
-    }, this.options.graceMs ?? DEFAULT_GRACE_MS);
+    }, ms);
   }
 
   /** Stops listening, drops every port, removes the socket and pid files. Idempotent. */

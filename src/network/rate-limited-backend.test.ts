@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { netBackendConformance } from '../../tests/network/conformance.js';
 import type { NetBackend, NetSink } from './net-backend.js';
 import { createNetPair, newNetCounters } from './net-pair.js';
-import { burstBytes, RateLimitedBackend, RX_HOLD_FRAMES, type RateClock } from './rate-limited-backend.js';
+import { burstBytes, RateLimitedBackend, RX_HOLD_BYTES, RX_HOLD_FRAMES, type RateClock } from './rate-limited-backend.js';
 
 /** A clock the test moves by hand; timers fire in order as it advances. */
 class FakeClock implements RateClock {
@@ -120,6 +120,20 @@ describe('RateLimitedBackend', () => {
     rl.resume();
     clock.advance(1);
     expect(got.length).toBe(101 + RX_HOLD_FRAMES);
+  });
+
+  it('rx: holds at most RX_HOLD_BYTES of big frames', () => {
+    const clock = new FakeClock();
+    const inner = new Recorder(clock);
+    const rl = new RateLimitedBackend(inner, { bytesPerSecond: 100_000 }, clock);
+    let got = 0;
+    rl.attach({ receive: () => void got++ });
+    for (let i = 0; i < 100; i++) inner.sink!.receive(new Uint8Array(65550));
+    expect(got).toBe(1); // the burst: one maximal frame
+    const held = Math.floor(RX_HOLD_BYTES / 65550);
+    expect(rl.stats.rateDropped).toBe(100 - 1 - held);
+    clock.advance(60_000);
+    expect(got).toBe(1 + held);
   });
 
   it('property: a NIC that honours canSend() never loses a frame, and over any window tx bytes ≤ rate × time + burst', () => {

@@ -20,8 +20,10 @@ export interface RateLimit {
   readonly packetsPerSecond?: number;
 }
 
-/** Frames held on the receive side before new ones are dropped. */
+/** Frames held on the receive side before new ones are dropped… */
 export const RX_HOLD_FRAMES = 256;
+/** … and bytes (256 maximal frames would be 16 MiB). */
+export const RX_HOLD_BYTES = 1 << 20;
 /** Transmit frames accepted beyond what the buckets allow, for callers that ignore canSend(). */
 export const TX_HOLD_FRAMES = 256;
 
@@ -87,6 +89,8 @@ export class RateLimitedBackend implements NetBackend {
   private closed = false;
   /** The NIC asked us to pause delivery. */
   private pausedByNic = false;
+  /** Bytes in rxQueue. */
+  private rxHeld = 0;
   private innerPaused = false;
   private own = { rateDropped: 0, txDelayed: 0, txDropped: 0, rxDropped: 0 };
 
@@ -151,11 +155,12 @@ export class RateLimitedBackend implements NetBackend {
       this.sink.receive(frame);
       return;
     }
-    if (this.rxQueue.length >= RX_HOLD_FRAMES) {
+    if (this.rxQueue.length >= RX_HOLD_FRAMES || this.rxHeld + frame.length > RX_HOLD_BYTES) {
       this.own.rateDropped++;
       return;
     }
     this.rxQueue.push(frame);
+    this.rxHeld += frame.length;
     this.updateInnerPause();
     this.scheduleRx();
   }
@@ -166,6 +171,7 @@ export class RateLimitedBackend implements NetBackend {
       this.cancelRx = undefined;
       while (this.rxQueue.length > 0 && !this.pausedByNic && !this.closed && this.rx.tryPass(this.rxQueue[0]!.length)) {
         const f = this.rxQueue.shift()!;
+        this.rxHeld -= f.length;
         if (this.sink) this.sink.receive(f);
         else this.own.rxDropped++;
       }
@@ -210,6 +216,7 @@ export class RateLimitedBackend implements NetBackend {
     this.own.rxDropped += this.rxQueue.length;
     this.txQueue.length = 0;
     this.rxQueue.length = 0;
+    this.rxHeld = 0;
     this.sink = undefined;
     this.inner.close();
   }
