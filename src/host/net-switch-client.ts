@@ -42,8 +42,62 @@ const tryConnect = (path: string) =>
     s.once('error', () => (s.destroy(), resolve(undefined)));
   });
 
-/** Connects a new port of switch `name`, starting its daemon when nothing listens yet. */
-export async function connectSwitch(name: string, options: SwitchClientOptions = {}): Promise<StreamSocketBackend> {
+/** Reconnection attempts after the switch went away (a crashed daemon, or one that was just exiting). */
+const RECONNECTS = 5;
+
+/**
+ * A switch port: a stream-socket backend that, when the daemon goes away while the VM still
+ * runs, connects again (starting a new daemon) instead of leaving the NIC on a dead wire. The
+ * learning switch relearns the VM's MAC from its next frame.
+ */
+export class SwitchPortBackend extends StreamSocketBackend {
+  private ended = false;
+  private failures = 0;
+
+  constructor(private readonly switchName: string, private readonly connectOptions: SwitchClientOptions) {
+    super(`--net switch:${switchName}`, {
+      onError: (message) => {
+        // The daemon's going away is handled here; other trouble is reported as usual.
+        if (!message.includes('the peer closed the connection')) connectOptions.onError?.(message);
+      },
+    });
+  }
+
+  /** Takes `socket` as the port's connection and watches it. */
+  override adopt(socket: Socket): void {
+    super.adopt(socket);
+    socket.once('close', () => {
+      if (!this.ended) void this.reconnect();
+    });
+  }
+
+  private async reconnect(): Promise<void> {
+    while (!this.ended) {
+      if (this.failures >= RECONNECTS) {
+        this.connectOptions.onError?.(`--net switch:${this.switchName}: the switch went away and could not be restarted; frames are dropped from now on`);
+        return;
+      }
+      this.failures++;
+      await new Promise((r) => setTimeout(r, 100 * this.failures));
+      try {
+        const socket = await openSwitchSocket(this.switchName, this.connectOptions);
+        if (this.ended) return void socket.destroy();
+        this.adopt(socket);
+        return;
+      } catch {
+        // try again
+      }
+    }
+  }
+
+  override close(): void {
+    this.ended = true;
+    super.close();
+  }
+}
+
+/** Connects to switch `name`'s daemon, starting it when nothing listens yet. */
+async function openSwitchSocket(name: string, options: SwitchClientOptions): Promise<Socket> {
   checkSwitchName(name);
   const label = `--net switch:${name}`;
   const dir = ensureRuntimeDir(options.dir ?? switchRuntimeDir());
@@ -63,7 +117,13 @@ export async function connectSwitch(name: string, options: SwitchClientOptions =
   if (!socket) {
     throw new TypervisorError(`${label}: the switch daemon did not start listening at ${paths.socket}`, { hint: `see its log ${paths.log}` });
   }
-  const backend = new StreamSocketBackend(label, options);
+  return socket;
+}
+
+/** Connects a new port of switch `name`, starting its daemon when nothing listens yet. */
+export async function connectSwitch(name: string, options: SwitchClientOptions = {}): Promise<SwitchPortBackend> {
+  const socket = await openSwitchSocket(name, options);
+  const backend = new SwitchPortBackend(name, options);
   backend.adopt(socket);
   return backend;
 }

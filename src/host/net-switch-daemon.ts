@@ -53,6 +53,7 @@ export class SwitchDaemon {
   readonly switch = new LearningSwitch<Port>({ now: () => performance.now() });
   private idle: NodeJS.Timeout | undefined;
   private nextId = 1;
+  private readonly sockets = new Set<Socket>();
   private closed = false;
 
   constructor(private readonly server: Server, readonly paths: SwitchPaths, private readonly options: SwitchDaemonOptions = {}) {
@@ -70,6 +71,7 @@ export class SwitchDaemon {
     this.idle = undefined;
     const port: Port = { socket, id: this.nextId++ };
     this.switch.addPort(port);
+    this.sockets.add(socket);
     this.stats.ports++;
     const decoder = new StreamFrameDecoder();
     socket.on('data', (chunk: Buffer) => {
@@ -83,6 +85,7 @@ export class SwitchDaemon {
     });
     socket.on('error', () => undefined); // a port that vanished: 'close' follows
     socket.on('close', () => {
+      this.sockets.delete(socket);
       this.switch.removePort(port);
       if (this.switch.portCount === 0) this.armIdle();
     });
@@ -112,7 +115,7 @@ export class SwitchDaemon {
     }, ms);
   }
 
-  /** Stops listening, drops every port, removes the socket and pid files. Idempotent. */
+  /** Stops listening, drops every port (VMs still attached reconnect to a new daemon), removes the socket and pid files. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -123,6 +126,7 @@ export class SwitchDaemon {
     removeFile(this.paths.pid);
     this.server.close();
     this.server.unref();
+    for (const s of this.sockets) s.destroy();
     this.options.onExit?.(this.stats);
   }
 

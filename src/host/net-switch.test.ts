@@ -164,6 +164,22 @@ describe('--net switch:NAME', () => {
     b.close();
   });
 
+  it('VMs whose daemon went away reconnect to a new one and talk again', async () => {
+    const dir = newDir();
+    const a = await join(dir, 'again');
+    const b = await join(dir, 'again');
+    const ib = inbox(b);
+    a.send(BCAST(1));
+    await until('a first frame', () => ib.length === 1);
+    const first = daemons[0]!;
+    first.close(); // as if it crashed: every port is cut
+    await until('a new daemon with both ports', () => daemons.length === 2 && daemons[1]!.portCount === 2, 10_000);
+    a.send(BCAST(1));
+    await until('a frame through the new daemon', () => ib.length === 2);
+    a.close();
+    b.close();
+  });
+
   it('a raw client speaking the stream framing is a port like any other', async () => {
     const dir = newDir();
     const a = await join(dir, 'raw');
