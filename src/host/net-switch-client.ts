@@ -24,7 +24,7 @@ export function spawnSwitchDaemon(dir: string, name: string): void {
   const script = fileURLToPath(new URL('./net-switch-daemon.js', import.meta.url));
   const log = openSync(switchPaths(dir, name).log, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [script, dir, name], { detached: true, stdio: ['ignore', log, log], env: process.env });
+    const child = spawn(process.execPath, [script, dir, name], { detached: true, stdio: ['ignore', log, log], env: process.env, cwd: dir });
     child.on('error', () => undefined); // reported as "did not start listening"
     child.unref();
   } finally {

@@ -180,6 +180,32 @@ describe('--net switch:NAME', () => {
     b.close();
   });
 
+  it('survives a port flooding random source MACs: the table stays bounded, the others still talk', async () => {
+    const dir = newDir();
+    const a = await join(dir, 'flood');
+    const b = await join(dir, 'flood');
+    const d = daemons[0]!;
+    const flood = createConnection({ path: switchPaths(dir, 'flood').socket });
+    await new Promise((r) => flood.once('connect', r));
+    flood.on('data', () => undefined);
+    const chunk: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const f = frame(0, 0);
+      f.set([0x02, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 0x5a, 0xa5], 6); // a new unicast source each time
+      chunk.push(encodeStreamFrame(f));
+    }
+    flood.write(Buffer.concat(chunk));
+    await until('the flood to pass', () => d.stats.framesIn >= 20_000, 20_000);
+    expect(d.switch.tableSize).toBeLessThanOrEqual(4096);
+    expect(d.switch.stats.evicted).toBeGreaterThan(10_000);
+    const ib = inbox(b);
+    a.send(BCAST(1));
+    await until('a frame between the others', () => ib.some((f) => f[11] === 1));
+    flood.destroy();
+    a.close();
+    b.close();
+  });
+
   it('a raw client speaking the stream framing is a port like any other', async () => {
     const dir = newDir();
     const a = await join(dir, 'raw');
