@@ -7,13 +7,27 @@ describe('--net specs', () => {
     expect(parseNetSpec('socket:/tmp/b', 2).mac).toBe('52:54:00:12:34:58');
     expect(parseNetSpec('socket:listen:/tmp/x,,y,mac=52:54:00:AA:00:01', 0)).toMatchObject({ path: '/tmp/x,y', listen: true, mac: '52:54:00:aa:00:01' });
   });
+  it('parses switch:NAME and the rate options (k, M, G are binary)', () => {
+    expect(parseNetSpec('switch:lab-1', 1)).toMatchObject({ kind: 'switch', path: 'lab-1', listen: false, mac: '52:54:00:12:34:57' });
+    expect(parseNetSpec('switch:lab-1', 1).rate).toBeUndefined();
+    expect(parseNetSpec('switch:a,rate=1M', 0).rate).toEqual({ bytesPerSecond: 1 << 20 });
+    expect(parseNetSpec('socket:/x,rate=1.5k,burst=64k,pps=1000', 0).rate).toEqual({ bytesPerSecond: 1536, burstBytes: 65536, packetsPerSecond: 1000 });
+    expect(parseNetSpec('switch:a,pps=10', 0).rate?.packetsPerSecond).toBe(10);
+    expect(parseNetSpec('socket:listen:/x,rate=2G', 0)).toMatchObject({ listen: true, rate: { bytesPerSecond: 2 * 1024 ** 3 } });
+  });
   it('refuses what it cannot use, saying how to fix it', () => {
     expect(() => parseNetSpec('socket:', 0)).toThrow(/no socket path/);
     expect(() => parseNetSpec('user', 0)).toThrow(/'user' \(not implemented yet\)/);
     expect(() => parseNetSpec('bogus:x', 0)).toThrow(/unknown network backend 'bogus'/);
     expect(() => parseNetSpec('socket:/a,mac=01:00:00:00:00:01', 0)).toThrow(/multicast/);
     expect(() => parseNetSpec('socket:/a,mac=52:54', 0)).toThrow(/not a MAC address/);
-    expect(() => parseNetSpec('socket:/a,rate=5', 0)).toThrow(/unknown option 'rate=5'/);
+    expect(() => parseNetSpec('socket:/a,speed=5', 0)).toThrow(/unknown option 'speed=5'/);
+    expect(() => parseNetSpec('tap:tap0', 0)).toThrow(/not supported yet: .*TUNSETIFF/);
+    expect(() => parseNetSpec('switch:', 0)).toThrow(/'' is not a switch name/);
+    expect(() => parseNetSpec('switch:../x', 0)).toThrow(/not a switch name/);
+    expect(() => parseNetSpec('switch:a,rate=0', 0)).toThrow(/rate=0 is not a positive number/);
+    expect(() => parseNetSpec('switch:a,rate=1X', 0)).toThrow(/rate=1X/);
+    expect(() => parseNetSpec('switch:a,burst=1M', 0)).toThrow(/burst= needs rate=/);
     expect(() => checkDistinctMacs([parseNetSpec('socket:/a', 0), parseNetSpec('socket:/b,mac=52:54:00:12:34:56', 1)])).toThrow(/same MAC/);
   });
 });

@@ -2,13 +2,18 @@
 // (vmm opens no sockets; it gets the NetBackends from here).
 import { TypervisorError } from '../core/errors.js';
 import { defaultMac, formatMac, parseMac } from '../network/mac-address.js';
+import { RateLimitedBackend, type RateLimit } from '../network/rate-limited-backend.js';
 import type { NicConfig } from '../vmm/machine-config.js';
 import { connectNetSocket, listenNetSocket, type NetSocketOptions } from './net-socket.js';
+import { connectSwitch } from './net-switch-client.js';
+import { checkSwitchName } from './net-switch-paths.js';
+import { parseRateLimit, RATE_KEYS } from './net-rate-option.js';
+import { tapNotSupported } from './net-tap.js';
 
 /** One `--net` value, parsed. */
 export interface NetSpec {
-  readonly kind: 'socket';
-  /** The UNIX socket's path. */
+  readonly kind: 'socket' | 'switch';
+  /** The UNIX socket's path (socket:), or the switch's name (switch:). */
   readonly path: string;
   /** `socket:listen:PATH`: typervisor is the server. */
   readonly listen: boolean;
@@ -16,9 +21,11 @@ export interface NetSpec {
   readonly mac: string;
   /** As given, for messages. */
   readonly text: string;
+  /** rate=, burst=, pps=: a token-bucket limit on both directions. */
+  readonly rate?: RateLimit;
 }
 
-const SYNTAX = '--net socket:PATH[,mac=52:54:00:xx:xx:xx] or --net socket:listen:PATH[,…] (write ",," for a comma in PATH)';
+const SYNTAX = '--net socket:PATH[,mac=52:54:00:xx:xx:xx][,rate=BYTES_PER_S[,burst=BYTES]][,pps=N] or --net socket:listen:PATH[,…] or --net switch:NAME[,…] (write ",," for a comma in PATH)';
 
 /**
  * Parses `socket:PATH[,mac=…]` / `socket:listen:PATH[,mac=…]` for the `index`-th NIC (whose
@@ -37,15 +44,25 @@ export function parseNetSpec(text: string, index: number): NetSpec {
   const head = parts[0]!;
   const colon = head.indexOf(':');
   const kind = colon < 0 ? head : head.slice(0, colon);
-  if (kind !== 'socket') {
+  if (kind === 'tap') throw tapNotSupported(text);
+  if (kind !== 'socket' && kind !== 'switch') {
     const later = ['user', 'passt', 'switch', 'tap'].includes(kind);
     throw new TypervisorError(`--net ${text}: unknown network backend '${kind}'${later ? ' (not implemented yet)' : ''}`, { hint: `use ${SYNTAX}` });
   }
-  let path = head.slice(colon + 1);
-  const listen = path.startsWith('listen:');
+  let path = colon < 0 ? '' : head.slice(colon + 1);
+  if (kind === 'switch') {
+    try {
+      checkSwitchName(path);
+    } catch (e) {
+      if (!(e instanceof TypervisorError)) throw e;
+      throw new TypervisorError(`--net ${text}: ${e.message}`, { hint: e.hint, cause: e });
+    }
+  }
+  const listen = kind === 'socket' && path.startsWith('listen:');
   if (listen) path = path.slice('listen:'.length);
   if (path === '') throw new TypervisorError(`--net ${text}: no socket path`, { hint: `use ${SYNTAX}` });
   let mac = defaultMac(index);
+  const rateOptions = new Map<string, string>();
   for (const option of parts.slice(1)) {
     const eq = option.indexOf('=');
     const key = eq < 0 ? option : option.slice(0, eq);
@@ -56,11 +73,20 @@ export function parseNetSpec(text: string, index: number): NetSpec {
         if (!(e instanceof TypervisorError)) throw e;
         throw new TypervisorError(`--net ${text}: ${e.message}`, { hint: e.hint, cause: e });
       }
+    } else if ((RATE_KEYS as readonly string[]).includes(key) && eq > 0) {
+      rateOptions.set(key, option.slice(eq + 1));
     } else {
       throw new TypervisorError(`--net ${text}: unknown option '${option}'`, { hint: `use ${SYNTAX}` });
     }
   }
-  return { kind, path, listen, mac, text };
+  let rate: RateLimit | undefined;
+  try {
+    rate = parseRateLimit(rateOptions);
+  } catch (e) {
+    if (!(e instanceof TypervisorError)) throw e;
+    throw new TypervisorError(`--net ${text}: ${e.message}`, { hint: e.hint, cause: e });
+  }
+  return { kind, path, listen, mac, text, ...(rate ? { rate } : {}) };
 }
 
 /** Checks that no two NICs of one VM share a MAC. */
@@ -78,7 +104,9 @@ export async function openNets(specs: readonly NetSpec[], options: NetSocketOpti
   const nics: NicConfig[] = [];
   try {
     for (const spec of specs) {
-      const backend = spec.listen ? await listenNetSocket(spec.path, options) : await connectNetSocket(spec.path, options);
+      let backend: NicConfig['backend'] =
+        spec.kind === 'switch' ? await connectSwitch(spec.path, options) : spec.listen ? await listenNetSocket(spec.path, options) : await connectNetSocket(spec.path, options);
+      if (spec.rate) backend = new RateLimitedBackend(backend, spec.rate);
       nics.push({ type: 'virtio-net', backend, mac: spec.mac, name: `--net ${spec.text}` });
     }
     return nics;

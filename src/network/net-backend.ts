@@ -14,6 +14,11 @@ export interface NetSink {
    * touches it again) and must not throw for any frame content: frames are hostile.
    */
   receive(frame: Uint8Array): void;
+  /**
+   * Optional: the backend's `canSend()` had said false and now takes frames again (a rate
+   * limiter's tokens came back). Called from the event loop.
+   */
+  resumeTx?(): void;
 }
 
 /**
@@ -41,6 +46,12 @@ export interface NetBackend {
    */
   pause?(): void;
   resume?(): void;
+  /**
+   * Optional transmit back-pressure (a rate limiter): when it returns false the NIC should stop
+   * taking frames from the guest until the sink's `resumeTx()`. `send` still accepts frames
+   * meanwhile (within the backend's own bound), so ignoring it is safe.
+   */
+  canSend?(): boolean;
   /** Counters for monitors and tests (plain numbers, never reset). */
   readonly stats?: NetBackendStats;
 }

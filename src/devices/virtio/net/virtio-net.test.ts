@@ -40,11 +40,16 @@ class FakePort implements NetPort {
   resume(): void {
     this.flow.push('resume');
   }
-  sink: { receive(frame: Uint8Array): void } | undefined;
+  sink: { receive(frame: Uint8Array): void; resumeTx?(): void } | undefined;
+  /** Frames the port takes before canSend() says no (a rate limiter's tokens). */
+  budget = Infinity;
+  canSend(): boolean {
+    return this.sent.length < this.budget;
+  }
   send(frame: Uint8Array): void {
     this.sent.push(frame);
   }
-  attach(sink: { receive(frame: Uint8Array): void }): void {
+  attach(sink: { receive(frame: Uint8Array): void; resumeTx?(): void }): void {
     this.sink = sink;
   }
 }
@@ -135,6 +140,25 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     expect(s.tx.takeUsed()).toEqual([{ id: 0, len: 0 }]);
     expect(s.log).toEqual(['tx']);
     expect(s.dev.stats).toMatchObject({ txFrames: 1, txDropped: 0, malformed: 0 });
+  });
+
+  it('stops taking transmit buffers while the port cannot send, and takes them on resumeTx (rate limit back-pressure)', () => {
+    const s = session();
+    s.port.budget = 1;
+    const frames = [frameOf(60, 1), frameOf(61, 2), frameOf(62, 3)];
+    frames.forEach((f, i) => s.postTx(i * 2, withHeader(f), [NET_HDR_BYTES, f.length], BUF + 0x40000 + i * 0x1000));
+    s.dev.notify(1);
+    expect(s.port.sent).toEqual([frames[0]]); // the others stay in the ring, not dropped
+    expect(s.tx.takeUsed()).toEqual([{ id: 0, len: 0 }]);
+    s.dev.notify(1); // a notification while blocked takes nothing
+    expect(s.port.sent).toHaveLength(1);
+    const wakes = s.wakes();
+    s.port.budget = Infinity;
+    s.port.sink!.resumeTx!();
+    expect(s.port.sent).toEqual(frames);
+    expect(s.tx.takeUsed()).toEqual([{ id: 2, len: 0 }, { id: 4, len: 0 }]);
+    expect(s.wakes()).toBe(wakes + 1);
+    expect(s.dev.stats).toMatchObject({ txFrames: 3, txDropped: 0 });
   });
 
   it('drops and counts transmit frames that are too short, too long, carry offload flags or writable buffers', () => {

@@ -55,11 +55,16 @@ const CONFIG_SIZE = 10;
  */
 export interface NetPort {
   send(frame: Uint8Array): void;
-  attach(sink: { receive(frame: Uint8Array): void }): void;
+  attach(sink: { receive(frame: Uint8Array): void; resumeTx?(): void }): void;
   /** Optional flow control: deliver no more frames for now (a few already read may still come). */
   pause?(): void;
   /** Optional flow control: deliver again. */
   resume?(): void;
+  /**
+   * Optional transmit back-pressure (a rate limit): false means "take no more transmit buffers
+   * for now"; the port calls the sink's `resumeTx` when it takes frames again.
+   */
+  canSend?(): boolean;
 }
 
 export interface VirtioNetOptions {
@@ -120,7 +125,7 @@ export class VirtioNet implements VirtioDevice {
     const v = new DataView(this.config.buffer);
     v.setUint16(6, VIRTIO_NET_S_LINK_UP, true);
     v.setUint16(8, 1, true); // max_virtqueue_pairs (meaningful only with MQ; 1 as QEMU reports)
-    port.attach({ receive: (frame) => this.receive(frame) });
+    port.attach({ receive: (frame) => this.receive(frame), resumeTx: () => this.resumeTx() });
     port.resume?.(); // a rebuilt board's NIC: the previous one may have left the backend paused
   }
 
@@ -198,7 +203,10 @@ export class VirtioNet implements VirtioDevice {
     const q = a.queues[TX_QUEUE]!;
     let used = false;
     const header = new Uint8Array(NET_HDR_BYTES);
-    for (let chain = q.pop(); chain; chain = q.pop()) {
+    // A port that cannot take frames now (rate limit) leaves them in the ring: the guest's
+    // queue backs up as on a slow link, and resumeTx() comes back for them (§2.7.13: the device
+    // may process available buffers whenever it likes).
+    for (let chain = this.txBlocked() ? undefined : q.pop(); chain; chain = this.txBlocked() ? undefined : q.pop()) {
       used = true;
       const length = chain.readableBytes - NET_HDR_BYTES;
       header.fill(0);
@@ -227,6 +235,24 @@ export class VirtioNet implements VirtioDevice {
       q.push(chain.head, 0); // §5.1.6.2: nothing written into a transmit buffer
     }
     if (used) a.interrupt.usedBuffer(q);
+  }
+
+  private txBlocked(): boolean {
+    return this.port.canSend !== undefined && !this.port.canSend();
+  }
+
+  /** The port takes frames again: send what the guest queued meanwhile (outside any MMIO access, so wake the hart). */
+  private resumeTx(): void {
+    const a = this.active;
+    if (!a || this.broken || !a.queues[TX_QUEUE]) return;
+    try {
+      this.transmit(a);
+    } catch (e) {
+      if (!(e instanceof TypervisorError)) throw e;
+      this.broken = true;
+      a.interrupt.needsReset(e.message);
+    }
+    this.options.wake?.();
   }
 
   /**
