@@ -6,7 +6,8 @@
 #   scripts/ensure-deps.sh test   - what the test suite needs (also QEMU and OpenSBI as the
 #                                   references, qemu-utils (qemu-img, qemu-io) for the disk image
 #                                   interop tests, python3-libvhdi as the reference reader of
-#                                   differencing VHDs, Chromium for the browser-worker test, dtc,
+#                                   differencing VHDs, socat for the TAP-device test, Chromium for
+#                                   the browser-worker test, dtc,
 #                                   cpio and tmux for the guest and console tests)
 # Debian packages are installed with apt-get only when missing; npm packages with `npm install`
 # when node_modules is missing or older than package-lock.json.
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 want=${1:-test}
 
 packages="gcc-riscv64-linux-gnu xz-utils debian-archive-keyring"
-[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user qemu-utils python3-libvhdi chromium device-tree-compiler opensbi tmux cpio"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user qemu-utils python3-libvhdi socat chromium device-tree-compiler opensbi tmux cpio"
 
 missing=""
 for p in $packages; do

@@ -22,7 +22,9 @@ describe('--net specs', () => {
     expect(() => parseNetSpec('socket:/a,mac=01:00:00:00:00:01', 0)).toThrow(/multicast/);
     expect(() => parseNetSpec('socket:/a,mac=52:54', 0)).toThrow(/not a MAC address/);
     expect(() => parseNetSpec('socket:/a,speed=5', 0)).toThrow(/unknown option 'speed=5'/);
-    expect(() => parseNetSpec('tap:tap0', 0)).toThrow(/not supported yet: .*TUNSETIFF/);
+    expect(parseNetSpec('tap:tap0', 0)).toMatchObject({ kind: 'tap', path: 'tap0' });
+    expect(() => parseNetSpec('tap:', 0)).toThrow(/'' is not an interface name/);
+    expect(() => parseNetSpec('tap:much-too-long-name0', 0)).toThrow(/is not an interface name/);
     expect(() => parseNetSpec('switch:', 0)).toThrow(/'' is not a switch name/);
     expect(() => parseNetSpec('switch:../x', 0)).toThrow(/not a switch name/);
     expect(() => parseNetSpec('switch:a,rate=0', 0)).toThrow(/rate=0 is not a positive number/);

@@ -8,12 +8,12 @@ import { connectNetSocket, listenNetSocket, type NetSocketOptions } from './net-
 import { connectSwitch } from './net-switch-client.js';
 import { checkSwitchName } from './net-switch-paths.js';
 import { parseRateLimit, RATE_KEYS } from './net-rate-option.js';
-import { tapNotSupported } from './net-tap.js';
+import { checkTapName, TapBackend } from './net-tap.js';
 
 /** One `--net` value, parsed. */
 export interface NetSpec {
-  readonly kind: 'socket' | 'switch';
-  /** The UNIX socket's path (socket:), or the switch's name (switch:). */
+  readonly kind: 'socket' | 'switch' | 'tap';
+  /** The UNIX socket's path (socket:), the switch's name (switch:) or the interface (tap:). */
   readonly path: string;
   /** `socket:listen:PATH`: typervisor is the server. */
   readonly listen: boolean;
@@ -25,7 +25,7 @@ export interface NetSpec {
   readonly rate?: RateLimit;
 }
 
-const SYNTAX = '--net socket:PATH[,mac=52:54:00:xx:xx:xx][,rate=BYTES_PER_S[,burst=BYTES]][,pps=N] or --net socket:listen:PATH[,…] or --net switch:NAME[,…] (write ",," for a comma in PATH)';
+const SYNTAX = '--net socket:PATH[,mac=52:54:00:xx:xx:xx][,rate=BYTES_PER_S[,burst=BYTES]][,pps=N] or --net socket:listen:PATH[,…] or --net switch:NAME[,…] or --net tap:IFNAME[,…] (write ",," for a comma in PATH)';
 
 /**
  * Parses `socket:PATH[,mac=…]` / `socket:listen:PATH[,mac=…]` for the `index`-th NIC (whose
@@ -44,12 +44,12 @@ export function parseNetSpec(text: string, index: number): NetSpec {
   const head = parts[0]!;
   const colon = head.indexOf(':');
   const kind = colon < 0 ? head : head.slice(0, colon);
-  if (kind === 'tap') throw tapNotSupported(text);
-  if (kind !== 'socket' && kind !== 'switch') {
-    const later = ['user', 'passt', 'switch', 'tap'].includes(kind);
+  if (kind !== 'socket' && kind !== 'switch' && kind !== 'tap') {
+    const later = ['user', 'passt'].includes(kind);
     throw new TypervisorError(`--net ${text}: unknown network backend '${kind}'${later ? ' (not implemented yet)' : ''}`, { hint: `use ${SYNTAX}` });
   }
   let path = colon < 0 ? '' : head.slice(colon + 1);
+  if (kind === 'tap') checkTapName(colon < 0 ? '' : head.slice(colon + 1), text);
   if (kind === 'switch') {
     try {
       checkSwitchName(path);
@@ -105,7 +105,7 @@ export async function openNets(specs: readonly NetSpec[], options: NetSocketOpti
   try {
     for (const spec of specs) {
       let backend: NicConfig['backend'] =
-        spec.kind === 'switch' ? await connectSwitch(spec.path, options) : spec.listen ? await listenNetSocket(spec.path, options) : await connectNetSocket(spec.path, options);
+        spec.kind === 'switch' ? await connectSwitch(spec.path, options) : spec.kind === 'tap' ? await TapBackend.open(spec.path, options) : spec.listen ? await listenNetSocket(spec.path, options) : await connectNetSocket(spec.path, options);
       if (spec.rate) backend = new RateLimitedBackend(backend, spec.rate);
       nics.push({ type: 'virtio-net', backend, mac: spec.mac, name: `--net ${spec.text}` });
     }

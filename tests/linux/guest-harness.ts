@@ -52,11 +52,13 @@ export interface RunResult {
  * resolves with its output and status. Past `timeoutMs` the process is killed and the promise
  * rejects with what it had printed.
  */
-export function runTypervisor(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runTypervisor(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[] } = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? BOOT_TIMEOUT_MS;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // `wrap`: a command that runs the CLI (its words, then node, the CLI and ARGS), e.g. in a network namespace.
+    const [cmd, ...cmdArgs] = [...(options.wrap ?? []), process.execPath, CLI, ...args];
+    const child = spawn(cmd!, cmdArgs, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CI: 'true', ...options.env },
