@@ -96,7 +96,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       nics = await openNets(netSpecs, { onError: (message) => void streams.stderr.write(`typervisor: ${message}\n`) });
       return await build([...devices, ...disks, ...shares, ...nics]);
     } catch (e) {
-      closeNets(nics);
+      await closeNets(nics);
       await closeDisks(disks).catch(() => undefined);
       throw e;
     }
@@ -117,6 +117,8 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(initrd ? { initrd } : {}),
+      // NIC i is eth<i> in the guest (probed in slot order); passt's NICs get DHCP from /init.
+      dhcp: netSpecs.flatMap((s, i) => (s.kind === 'user' ? [`eth${i}`] : [])),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
     return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));
@@ -208,7 +210,7 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.
     await machine?.disksIdle();
-    closeNets(nicsOf(config));
+    await closeNets(nicsOf(config));
     await closeDisks(disks);
     await output.drain();
   }

@@ -9,7 +9,7 @@ describe('--net specs', () => {
   });
   it('refuses what it cannot use, saying how to fix it', () => {
     expect(() => parseNetSpec('socket:', 0)).toThrow(/no socket path/);
-    expect(() => parseNetSpec('user', 0)).toThrow(/'user' \(not implemented yet\)/);
+    expect(() => parseNetSpec('switch:x', 0)).toThrow(/'switch' \(not implemented yet\)/);
     expect(() => parseNetSpec('bogus:x', 0)).toThrow(/unknown network backend 'bogus'/);
     expect(() => parseNetSpec('socket:/a,mac=01:00:00:00:00:01', 0)).toThrow(/multicast/);
     expect(() => parseNetSpec('socket:/a,mac=52:54', 0)).toThrow(/not a MAC address/);

@@ -1,12 +1,16 @@
 // NICs for `typervisor run --net`: the option's syntax, and opening the backends on the host
-// (vmm opens no sockets; it gets the NetBackends from here).
+// (vmm opens no sockets and starts no processes; it gets the NetBackends from here).
 import { TypervisorError } from '../core/errors.js';
 import { defaultMac, formatMac, parseMac } from '../network/mac-address.js';
 import type { NicConfig } from '../vmm/machine-config.js';
+import { checkDistinctForwards, HOSTFWD_SYNTAX, parseHostForward, type HostForward } from './host-forward.js';
 import { connectNetSocket, listenNetSocket, type NetSocketOptions } from './net-socket.js';
+import { PasstBackend, startPasst } from './passt.js';
 
 /** One `--net` value, parsed. */
-export interface NetSpec {
+export type NetSpec = SocketNetSpec | UserNetSpec;
+
+export interface SocketNetSpec {
   readonly kind: 'socket';
   /** The UNIX socket's path. */
   readonly path: string;
@@ -18,7 +22,15 @@ export interface NetSpec {
   readonly text: string;
 }
 
-const SYNTAX = '--net socket:PATH[,mac=52:54:00:xx:xx:xx] or --net socket:listen:PATH[,…] (write ",," for a comma in PATH)';
+/** `user[,hostfwd=…]…`: passt, started and stopped by typervisor (src/host/passt.ts). */
+export interface UserNetSpec {
+  readonly kind: 'user';
+  readonly forwards: readonly HostForward[];
+  readonly mac: string;
+  readonly text: string;
+}
+
+const SYNTAX = `--net user[,${HOSTFWD_SYNTAX}]…[,mac=…], --net socket:PATH[,mac=52:54:00:xx:xx:xx] or --net socket:listen:PATH[,…] (write ",," for a comma in PATH)`;
 
 /**
  * Parses `socket:PATH[,mac=…]` / `socket:listen:PATH[,mac=…]` for the `index`-th NIC (whose
@@ -37,15 +49,17 @@ export function parseNetSpec(text: string, index: number): NetSpec {
   const head = parts[0]!;
   const colon = head.indexOf(':');
   const kind = colon < 0 ? head : head.slice(0, colon);
-  if (kind !== 'socket') {
-    const later = ['user', 'passt', 'switch', 'tap'].includes(kind);
+  if (kind !== 'socket' && kind !== 'user') {
+    const later = ['passt', 'switch', 'tap'].includes(kind);
     throw new TypervisorError(`--net ${text}: unknown network backend '${kind}'${later ? ' (not implemented yet)' : ''}`, { hint: `use ${SYNTAX}` });
   }
+  if (kind === 'user' && colon >= 0) throw new TypervisorError(`--net ${text}: 'user' takes options after a comma, not a colon`, { hint: `use ${SYNTAX}` });
   let path = head.slice(colon + 1);
   const listen = path.startsWith('listen:');
   if (listen) path = path.slice('listen:'.length);
-  if (path === '') throw new TypervisorError(`--net ${text}: no socket path`, { hint: `use ${SYNTAX}` });
+  if (kind === 'socket' && path === '') throw new TypervisorError(`--net ${text}: no socket path`, { hint: `use ${SYNTAX}` });
   let mac = defaultMac(index);
+  const forwards: HostForward[] = [];
   for (const option of parts.slice(1)) {
     const eq = option.indexOf('=');
     const key = eq < 0 ? option : option.slice(0, eq);
@@ -56,15 +70,24 @@ export function parseNetSpec(text: string, index: number): NetSpec {
         if (!(e instanceof TypervisorError)) throw e;
         throw new TypervisorError(`--net ${text}: ${e.message}`, { hint: e.hint, cause: e });
       }
+    } else if (kind === 'user' && key === 'hostfwd' && eq > 0) {
+      try {
+        forwards.push(parseHostForward(option.slice(eq + 1)));
+      } catch (e) {
+        if (!(e instanceof TypervisorError)) throw e;
+        throw new TypervisorError(`--net ${text}: ${e.message}`, { hint: e.hint, cause: e });
+      }
     } else {
       throw new TypervisorError(`--net ${text}: unknown option '${option}'`, { hint: `use ${SYNTAX}` });
     }
   }
+  if (kind === 'user') return { kind, forwards, mac, text };
   return { kind, path, listen, mac, text };
 }
 
-/** Checks that no two NICs of one VM share a MAC. */
+/** Checks that no two NICs of one VM share a MAC, and no two forwards a host port. */
 export function checkDistinctMacs(specs: readonly NetSpec[]): void {
+  checkDistinctForwards(specs.flatMap((s) => (s.kind === 'user' ? s.forwards : [])));
   const seen = new Map<string, string>();
   for (const s of specs) {
     const other = seen.get(s.mac);
@@ -78,16 +101,26 @@ export async function openNets(specs: readonly NetSpec[], options: NetSocketOpti
   const nics: NicConfig[] = [];
   try {
     for (const spec of specs) {
-      const backend = spec.listen ? await listenNetSocket(spec.path, options) : await connectNetSocket(spec.path, options);
+      const backend =
+        spec.kind === 'user'
+          ? await startPasst({ ...options, forwards: spec.forwards, name: `--net ${spec.text}` })
+          : spec.listen
+            ? await listenNetSocket(spec.path, options)
+            : await connectNetSocket(spec.path, options);
       nics.push({ type: 'virtio-net', backend, mac: spec.mac, name: `--net ${spec.text}` });
     }
     return nics;
   } catch (e) {
-    closeNets(nics);
+    await closeNets(nics);
     throw e;
   }
 }
 
-export function closeNets(nics: readonly NicConfig[]): void {
+/**
+ * Closes every NIC's backend; resolves once the processes behind them (passt) have exited, so
+ * typervisor reaps them before it exits itself (close() stops them: SIGTERM, then SIGKILL).
+ */
+export async function closeNets(nics: readonly NicConfig[]): Promise<void> {
   for (const n of nics) n.backend.close();
+  await Promise.all(nics.map((n) => (n.backend instanceof PasstBackend ? n.backend.exited : undefined)));
 }
