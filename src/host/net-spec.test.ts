@@ -7,6 +7,19 @@ describe('--net specs', () => {
     expect(parseNetSpec('socket:/tmp/b', 2).mac).toBe('52:54:00:12:34:58');
     expect(parseNetSpec('socket:listen:/tmp/x,,y,mac=52:54:00:AA:00:01', 0)).toMatchObject({ path: '/tmp/x,y', listen: true, mac: '52:54:00:aa:00:01' });
   });
+  it('parses user with hostfwd= options (QEMU syntax) and a MAC', () => {
+    expect(parseNetSpec('user', 1)).toEqual({ kind: 'user', forwards: [], mac: '52:54:00:12:34:57', text: 'user' });
+    const spec = parseNetSpec('user,hostfwd=tcp::8080-:80,hostfwd=udp::5353-:53,mac=02:00:00:00:00:01', 0);
+    expect(spec).toMatchObject({ kind: 'user', mac: '02:00:00:00:00:01' });
+    expect(spec.kind === 'user' && spec.forwards.map((f) => [f.protocol, f.hostPort, f.guestPort])).toEqual([['tcp', 8080, 80], ['udp', 5353, 53]]);
+  });
+  it('refuses malformed user options, naming the --net and the option', () => {
+    expect(() => parseNetSpec('user,hostfwd=tcp::70000-:80', 0)).toThrow(/^--net user,hostfwd=tcp::70000-:80: hostfwd=tcp::70000-:80: host port 70000 is out of range/);
+    expect(() => parseNetSpec('user:foo', 0)).toThrow(/'user' takes options after a comma/);
+    expect(() => parseNetSpec('user,hostfwd', 0)).toThrow(/unknown option 'hostfwd'/);
+    expect(() => parseNetSpec('socket:/a,hostfwd=tcp::1-:1', 0)).toThrow(/unknown option 'hostfwd=tcp::1-:1'/);
+    expect(() => checkDistinctMacs([parseNetSpec('user,hostfwd=tcp::8080-:80', 0), parseNetSpec('user,hostfwd=tcp::8080-:22', 1)])).toThrow(/both forward tcp host port 8080/);
+  });
   it('refuses what it cannot use, saying how to fix it', () => {
     expect(() => parseNetSpec('socket:', 0)).toThrow(/no socket path/);
     expect(() => parseNetSpec('switch:x', 0)).toThrow(/'switch' \(not implemented yet\)/);

@@ -32,6 +32,8 @@ export interface PasstOptions extends NetSocketOptions {
   readonly graceMs?: number;
   /** For messages (default `--net user`). */
   readonly name?: string;
+  /** Where to look for `passt` (default: $PATH, then /usr/bin and /usr/sbin). */
+  readonly searchPath?: string;
 }
 
 /** How a supervised passt ended. */
@@ -184,7 +186,7 @@ function stopChild(child: ChildProcess, graceMs: number): void {
 export async function startPasst(options: PasstOptions = {}): Promise<PasstBackend> {
   const name = options.name ?? '--net user';
   const forwards = options.forwards ?? [];
-  const command = options.command ?? process.env['TYPERVISOR_PASST'] ?? findOnPath('passt', `${process.env['PATH'] ?? ''}${path.delimiter}/usr/bin${path.delimiter}/usr/sbin`);
+  const command = options.command ?? process.env['TYPERVISOR_PASST'] ?? findOnPath('passt', options.searchPath ?? `${process.env['PATH'] ?? ''}${path.delimiter}/usr/bin${path.delimiter}/usr/sbin`);
   if (command === undefined) throw new TypervisorError(`${name} needs passt, which is not installed`, { hint: PASST_INSTALL_HINT });
   await checkHostPorts(forwards, name);
 
