@@ -119,21 +119,13 @@ const PEER_HINT = (path: string) =>
 
 /** Connects to a UNIX stream socket where a peer (QEMU with server=on, another typervisor) listens. */
 export function connectNetSocket(path: string, options: NetSocketOptions = {}): Promise<StreamSocketBackend> {
-  return connectStreamSocket(path, `--net socket:${path}`, PEER_HINT(path), options);
-}
-
-/**
- * Connects to a UNIX stream socket speaking QEMU's stream framing (a peer VM, or a passt that
- * typervisor started); `name` prefixes messages, `hint` says what to do when nothing listens.
- * The rejection's cause keeps the errno code (ENOENT, ECONNREFUSED …) for callers that retry.
- */
-export function connectStreamSocket(path: string, name: string, hint: string, options: NetSocketOptions = {}): Promise<StreamSocketBackend> {
+  const name = `--net socket:${path}`;
   return new Promise((resolve, reject) => {
     const socket = createConnection({ path });
     const fail = (e: NodeJS.ErrnoException) => {
       socket.destroy();
       const why = e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTSOCK' ? 'not a socket' : e.message;
-      reject(new TypervisorError(`${name}: nothing listens at ${path} (${why})`, { hint, cause: e }));
+      reject(new TypervisorError(`${name}: nothing listens at ${path} (${why})`, { hint: PEER_HINT(path), cause: e }));
     };
     socket.once('error', fail);
     socket.once('connect', () => {

@@ -1,24 +1,27 @@
 // `--net user`: user-mode networking through Debian's passt, which typervisor starts as a child
-// in its QEMU mode (a UNIX stream socket with QEMU's framing: a 32-bit big-endian length before
-// each frame), connects to with the socket backend's code, and stops with the VM.
+// in its QEMU mode and talks to with QEMU's stream framing (a 32-bit big-endian length before
+// each frame; the socket backend's code, src/host/net-socket.ts).
 //
-// passt (0.0~git20230309, Debian 12) gives the guest its DHCP/NDP answers, maps the gateway
-// address to the host's loopback (unless --no-map-gw), tells the guest the host's DNS servers,
-// and binds the forwarded host ports (-t/-u). No orphan may outlive typervisor:
-// - passt runs with -1 (--one-off): it quits by itself once our connection closes, which covers
-//   a typervisor that is killed outright;
-// - close() sends SIGTERM, then SIGKILL after a grace period; and if typervisor's process exits
+// The connection is a socket pair made at spawn: passt gets one end as fd 3 (`-F 3`, "use FD as
+// pre-opened connected socket"; Node creates `pipe` stdio entries with socketpair(2)). Unlike a
+// socket path (`-s PATH`) there is no file, no folder passt must be able to write after it drops
+// root, and no moment when passt runs but nobody is connected yet. passt (0.0~git20230309,
+// Debian 12) answers DHCP/NDP, maps the gateway address to the host's loopback (unless
+// --no-map-gw), tells the guest the host's DNS servers, and binds the forwarded host ports
+// (-t/-u). No orphan may outlive typervisor:
+// - passt exits by itself when its end of the pair reports the peer gone, which covers a
+//   typervisor killed outright (SIGKILL): the kernel closes our end;
+// - close() sends SIGTERM, then SIGKILL after a grace period; if typervisor's process exits
 //   first, an exit hook sends SIGKILL at once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { accessSync, chownSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { accessSync, constants } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { TypervisorError } from '../core/errors.js';
 import type { NetBackend, NetSink } from '../network/net-backend.js';
 import { passtForwardArgs, type HostForward } from './host-forward.js';
-import { connectStreamSocket, type NetSocketOptions, type StreamSocketBackend } from './net-socket.js';
+import { StreamSocketBackend, type NetSocketOptions } from './net-socket.js';
 
 export const PASST_INSTALL_HINT = 'install it: apt-get install passt (Debian, Ubuntu), dnf install passt (Fedora); or set TYPERVISOR_PASST to its path';
 
@@ -26,8 +29,12 @@ export interface PasstOptions extends NetSocketOptions {
   readonly forwards?: readonly HostForward[];
   /** The passt executable; default: $TYPERVISOR_PASST, else `passt` on $PATH. */
   readonly command?: string;
-  /** How long passt may take to accept the connection (default 10 s). */
-  readonly startTimeoutMs?: number;
+  /**
+   * How long after its start a passt that exits counts as failing to start (default 300 ms): its
+   * configuration errors (no default route, a bad option) end it at once. A later exit is told
+   * through `onError`.
+   */
+  readonly startWindowMs?: number;
   /** Between SIGTERM and SIGKILL when stopping it (default 2 s). */
   readonly graceMs?: number;
   /** For messages (default `--net user`). */
@@ -57,27 +64,6 @@ export function findOnPath(name: string, searchPath = process.env['PATH'] ?? '')
   return undefined;
 }
 
-/**
- * passt refuses to keep root and drops to `nobody` (passt(1), --runas), who must then be able to
- * create the socket in our private folder: as root, the folder is given to nobody, and passt is
- * told that user explicitly. Another user keeps its own identity and owns the folder already.
- */
-function runasArgs(dir: string): string[] {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return [];
-  let line: string | undefined;
-  try {
-    line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
-  } catch {
-    // no passwd file: stay root below
-  }
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid)) {
-    chownSync(dir, Number(uid), Number(gid));
-    return ['--runas', `${uid}:${gid}`];
-  }
-  return ['--runas', '0:0'];
-}
-
 /** Fails with a precise message when a forwarded host port cannot be bound (passt itself would go on silently). */
 export async function checkHostPorts(forwards: readonly HostForward[], name: string): Promise<void> {
   for (const f of forwards) {
@@ -104,19 +90,22 @@ export async function checkHostPorts(forwards: readonly HostForward[], name: str
 
 /** A NetBackend whose peer is a passt process typervisor started and owns. */
 export class PasstBackend implements NetBackend {
-  private closed = false;
+  private isClosed = false;
   private readonly killOnExit = () => this.signal('SIGKILL');
 
   constructor(
     private readonly socket: StreamSocketBackend,
     private readonly child: ChildProcess,
-    private readonly dir: string,
     /** Settles when passt has exited. */
     readonly exited: Promise<PasstExit>,
     private readonly graceMs: number,
   ) {
     process.once('exit', this.killOnExit);
     void exited.then(() => process.off('exit', this.killOnExit));
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
   }
 
   /** passt's process id (for monitors and tests). */
@@ -146,11 +135,10 @@ export class PasstBackend implements NetBackend {
 
   /** Closes the connection and stops passt: SIGTERM, SIGKILL after the grace period. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.socket.close();
     stopChild(this.child, this.graceMs);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private signal(sig: NodeJS.Signals): void {
@@ -179,63 +167,59 @@ function stopChild(child: ChildProcess, graceMs: number): void {
 }
 
 /**
- * Starts passt for one NIC and connects to it. Rejects with a TypervisorError — and leaves no
- * process or folder behind — when passt is missing, a host port is taken, passt exits early or
- * does not listen in time.
+ * Starts passt for one NIC, connected through a socket pair. Rejects with a TypervisorError —
+ * and leaves no process behind — when passt is missing, a host port is taken, or passt exits
+ * at once.
  */
 export async function startPasst(options: PasstOptions = {}): Promise<PasstBackend> {
   const name = options.name ?? '--net user';
   const forwards = options.forwards ?? [];
+  const graceMs = options.graceMs ?? 2000;
   const command = options.command ?? process.env['TYPERVISOR_PASST'] ?? findOnPath('passt', options.searchPath ?? `${process.env['PATH'] ?? ''}${path.delimiter}/usr/bin${path.delimiter}/usr/sbin`);
   if (command === undefined) throw new TypervisorError(`${name} needs passt, which is not installed`, { hint: PASST_INSTALL_HINT });
   await checkHostPorts(forwards, name);
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'typervisor-passt-'));
-  const socketPath = path.join(dir, 'passt.sock');
-  let child: ChildProcess | undefined;
+  // -f: stay in the foreground (our child, same pid: it execs its AVX2 build in place); -q:
+  // quiet; -F 3: the connected socket is fd 3.
+  const args = ['-f', '-q', '-F', '3', ...passtForwardArgs(forwards)];
+  // detached: its own process group, so a Ctrl-C meant for the terminal's foreground job does
+  // not kill it behind the VM's back (typervisor stops it).
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  const keep = (b: Buffer) => (output = (output + b.toString('utf8')).slice(-4000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  // Messages without the syslog noise of this passt version when /dev/log is missing.
+  const said = () => output.split('\n').filter((l) => l.trim() && !/^Failed to send \d+ bytes to syslog/.test(l)).slice(-8).join('\n');
+  const exited = new Promise<PasstExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const how = (e: PasstExit) => (e.signal ? `was killed by ${e.signal}` : `exited with status ${e.code}`);
   try {
-    // -f: stay in the foreground (our child, same pid); -q: quiet; -1: quit when we disconnect.
-    const args = ['-f', '-q', '-1', ...runasArgs(dir), '-s', socketPath, ...passtForwardArgs(forwards)];
-    // detached: its own process group, so a Ctrl-C meant for the terminal's foreground job
-    // does not kill it behind the VM's back (typervisor stops it).
-    child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const proc = child;
-    let output = '';
-    const keep = (b: Buffer) => (output = (output + b.toString('utf8')).slice(-4000));
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    const exited = new Promise<PasstExit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-    const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
-    // Messages without the syslog noise of this passt version when /dev/log is missing.
-    const said = () => output.split('\n').filter((l) => l.trim() && !/^Failed to send \d+ bytes to syslog/.test(l)).slice(-8).join('\n');
-
-    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
-    let socket: StreamSocketBackend | undefined;
-    let ended: PasstExit | Error | undefined;
-    void exited.then((e) => (ended ??= e));
-    void spawnError.then((e) => (ended ??= e));
-    while (!socket) {
-      if (ended instanceof Error) {
-        const code = (ended as NodeJS.ErrnoException).code;
-        throw new TypervisorError(`${name}: cannot start ${command}: ${code === 'ENOENT' ? 'not found' : ended.message}`, { hint: code === 'ENOENT' ? PASST_INSTALL_HINT : `check that ${command} is passt and executable`, cause: ended });
-      }
-      if (ended) {
-        const how = ended.signal ? `was killed by ${ended.signal}` : `exited with status ${ended.code}`;
-        throw new TypervisorError(`${name}: passt ${how} before accepting the connection${said() ? `:\n${said()}` : ''}`, { hint: 'run the passt command by hand to see why (`passt -f -s /tmp/x.sock`)' });
-      }
-      if (Date.now() > deadline) throw new TypervisorError(`${name}: passt did not listen at ${socketPath} within ${(options.startTimeoutMs ?? 10_000) / 1000} s${said() ? `:\n${said()}` : ''}`, { hint: 'the machine may be overloaded; try again' });
-      try {
-        socket = await connectStreamSocket(socketPath, `${name} (passt)`, 'passt did not create its socket', options);
-      } catch (e) {
-        const code = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    const started = await Promise.race([
+      new Promise<'spawned'>((resolve) => child.once('spawn', () => resolve('spawned'))),
+      new Promise<Error>((resolve) => child.once('error', resolve)),
+    ]);
+    if (started instanceof Error) {
+      const code = (started as NodeJS.ErrnoException).code;
+      throw new TypervisorError(`${name}: cannot start ${command}: ${code === 'ENOENT' ? 'not found' : started.message}`, {
+        hint: code === 'ENOENT' ? PASST_INSTALL_HINT : `check that ${command} is passt and executable`,
+        cause: started,
+      });
     }
-    return new PasstBackend(socket, proc, dir, exited, options.graceMs ?? 2000);
+    const early = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), options.startWindowMs ?? 300))]);
+    if (early) {
+      // Let the pipes deliver what it said last.
+      await new Promise((r) => setTimeout(r, 50));
+      throw new TypervisorError(`${name}: passt ${how(early)} at start${said() ? `:\n${said()}` : ''}`, { hint: 'run it by hand to see why: passt -f -s /tmp/passt-test.sock' });
+    }
   } catch (e) {
-    if (child) stopChild(child, options.graceMs ?? 2000);
-    rmSync(dir, { recursive: true, force: true });
+    stopChild(child, graceMs);
     throw e;
   }
+  const backend = new StreamSocketBackend(`${name} (passt)`, options);
+  backend.adopt(child.stdio[3] as Socket);
+  const passt = new PasstBackend(backend, child, exited, graceMs);
+  void exited.then((e) => {
+    if (!passt.closed) options.onError?.(`${name}: passt ${how(e)}; the NIC is cut off${said() ? `:\n${said()}` : ''}`);
+  });
+  return passt;
 }
