@@ -7,9 +7,11 @@
 // And no passt outlives typervisor: after a normal exit, a failing CLI, or a SIGKILL.
 // Needs the build, the cached default guest, and passt.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, get, type Server } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOnPath } from '../../src/host/passt.js';
 import { BOOT_TIMEOUT_MS, CLI, REPO_ROOT, runTool, runTypervisor, stripTerminalQueries, type RunResult } from './guest-harness.js';
@@ -165,4 +167,22 @@ describe.skipIf(!havePasst)('--net user (passt) in the default guest', () => {
     while (running(pids[0]!) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
     expect(running(pids[0]!), `passt ${pids[0]} after typervisor was killed`).toBe(false);
   }, 120_000);
+});
+
+describe('DHCP in the default guest without a server', () => {
+  it('gives up after a few seconds and runs the command anyway (typervisor.dhcp on a NIC nobody answers)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'net-user-nodhcp-'));
+    try {
+      const r = await runTypervisor([
+        'run', '--append', 'console=ttyS0 quiet loglevel=0 typervisor.dhcp=eth0', '--net', `socket:listen:${path.join(dir, 'nobody.sock')}`, '--', 'sh', '-c',
+        'echo "command-ran addr=[$(ip -4 -o addr show dev eth0)] uptime=$(cut -d" " -f1 /proc/uptime)"',
+      ]);
+      const out = stripTerminalQueries(r.stdout);
+      expect(r.status, shown(r)).toBe(0);
+      expect(out, shown(r)).toContain('typervisor: no DHCP lease on eth0 (try: udhcpc -i eth0)');
+      expect(out, shown(r)).toContain('command-ran addr=[]');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, BOOT_TIMEOUT_MS + 60_000);
 });
