@@ -93,7 +93,8 @@ const sinkPort = sink.address().port;
 const PUSH = [
   'gw=$(ip route | awk \'/^default/{print $3}\')',
   't0=$(cut -d" " -f1 /proc/uptime)',
-  `head -c ${bytes} /dev/zero | nc $gw ${sinkPort}`,
+  // dd in 64 KiB blocks: nc then writes big chunks (head -c hands it a few KiB at a time).
+  `dd if=/dev/zero bs=65536 count=${Math.ceil(bytes / 65536)} 2>/dev/null | nc $gw ${sinkPort}`,
   't1=$(cut -d" " -f1 /proc/uptime)',
   `echo "pulled=${bytes} t0=$t0 t1=$t1"`,
 ].join('; ');
