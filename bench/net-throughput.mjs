@@ -6,9 +6,14 @@
 // (`-netdev stream,server=off`), alternately, ROUNDS times each; prints each round, the medians
 // and the ratio (ours ÷ QEMU's, time). Both clients receive from the same kind of QEMU sender,
 // so the figure includes QEMU's TCG on the sending side. Not a test: it never fails.
-//   node bench/net-throughput.mjs [--rounds N] [--mib M]
+// --backend user: guest → host TCP through passt instead. The guest (typervisor with
+// `--net user`, or QEMU with `-netdev stream` to a passt of its own, both configured by the
+// default guest's DHCP) sends BYTES of zeros with nc to a sink on the host's loopback, reached
+// through the gateway address; timed inside the guest from the first byte until the host has
+// them all and closes.
+//   node bench/net-throughput.mjs [--rounds N] [--mib M] [--backend socket|user]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +26,8 @@ const arg = (name, fallback) => {
 const rounds = Number(arg('--rounds', '1')) || 1;
 const bytes = (Number(arg('--mib', '32')) || 32) * 2 ** 20;
 const APPEND = 'console=ttyS0 quiet loglevel=0';
+const backend = arg('--backend', 'socket');
+if (backend !== 'socket' && backend !== 'user') throw new Error(`--backend ${backend}: use socket or user`);
 
 const { ensureDefaultGuest, commandInitramfs } = await import(path.join(root, 'dist/host/guest-image/index.js'));
 const guest = await ensureDefaultGuest({ progress: (m) => process.stderr.write(`fetching the default guest: ${m}\n`) });
@@ -70,17 +77,81 @@ async function round(client, i) {
   }
 }
 
-console.log(`${bytes / 2 ** 20} MiB QEMU guest → client guest over a -netdev stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+// --backend user: a sink on the host's loopback; the guest pushes to it through passt.
+const { createServer } = await import('node:net');
+const sink = createServer((socket) => {
+  let got = 0;
+  socket.on('data', (b) => {
+    got += b.length;
+    if (got >= bytes) socket.end();
+  });
+  socket.on('error', () => {});
+});
+await new Promise((r) => sink.listen({ port: 0, host: '127.0.0.1' }, r));
+sink.unref();
+const sinkPort = sink.address().port;
+const PUSH = [
+  'gw=$(ip route | awk \'/^default/{print $3}\')',
+  't0=$(cut -d" " -f1 /proc/uptime)',
+  // dd in 64 KiB blocks: nc then writes big chunks (head -c hands it a few KiB at a time).
+  `dd if=/dev/zero bs=65536 count=${Math.ceil(bytes / 65536)} 2>/dev/null | nc $gw ${sinkPort}`,
+  't1=$(cut -d" " -f1 /proc/uptime)',
+  `echo "pulled=${bytes} t0=$t0 t1=$t1"`,
+].join('; ');
+const pushInitrd = backend === 'user' ? initrd('push.cpio', PUSH) : undefined;
+
+/** One round of --backend user: returns the push's guest seconds. */
+async function roundUser(client, i) {
+  let passt;
+  let cmd;
+  let args;
+  if (client === 'typervisor') {
+    [cmd, args] = [process.execPath, [path.join(root, 'bin/typervisor.js'), 'run', '--net', 'user', '--', 'sh', '-c', PUSH]];
+  } else {
+    // passt drops root to nobody, who must be able to create the socket: a world-writable
+    // folder directly in /tmp (the work folder is private).
+    const dir = mkdtempSync(path.join(tmpdir(), 'net-throughput-passt-'));
+    chmodSync(dir, 0o777);
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const sock = path.join(dir, 'passt.sock');
+    passt = spawn('passt', ['-f', '-q', '-1', '-s', sock], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(sock)) {
+      if (passt.exitCode !== null || Date.now() > deadline) throw new Error(`passt did not create ${sock}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    [cmd, args] = ['qemu-system-riscv64', qemuArgs(pushInitrd, `stream,id=n0,server=off,addr.type=unix,addr.path=${sock}`, '52:54:00:12:34:56').map((a) => (a === APPEND ? `${APPEND} typervisor.dhcp=eth0` : a))];
+  }
+  try {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b.toString('latin1')));
+    child.stderr.on('data', (b) => (out += b.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
+    await new Promise((r) => child.on('close', r));
+    clearTimeout(timer);
+    const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
+    if (!m) throw new Error(`${client}: the push failed:\n${out.slice(-2000)}`);
+    return Number(m[3]) - Number(m[2]);
+  } finally {
+    passt?.kill('SIGKILL');
+  }
+}
+
+console.log(backend === 'user'
+  ? `${bytes / 2 ** 20} MiB guest → host loopback through passt (--net user / -netdev stream to passt); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`
+  : `${bytes / 2 ** 20} MiB QEMU guest → client guest over a -netdev stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const ours = [];
 const qemu = [];
 const mibs = (s) => (bytes / 2 ** 20 / s).toFixed(2);
 for (let i = 0; i < rounds; i++) {
-  ours.push(await round('typervisor', i));
-  qemu.push(await round('qemu', i));
+  const run = backend === 'user' ? roundUser : round;
+  ours.push(await run('typervisor', i));
+  qemu.push(await run('qemu', i));
   console.log(`round ${i + 1}/${rounds}: typervisor ${ours[i].toFixed(2)} s (${mibs(ours[i])} MiB/s), qemu ${qemu[i].toFixed(2)} s (${mibs(qemu[i])} MiB/s)`);
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`typervisor client: ${median(ours).toFixed(2)} s = ${mibs(median(ours))} MiB/s (median of ${rounds})`);
-console.log(`qemu client:       ${median(qemu).toFixed(2)} s = ${mibs(median(qemu))} MiB/s (median of ${rounds})`);
+console.log(`typervisor ${backend === 'user' ? 'sender' : 'client'}: ${median(ours).toFixed(2)} s = ${mibs(median(ours))} MiB/s (median of ${rounds})`);
+console.log(`qemu ${backend === 'user' ? 'sender' : 'client'}:       ${median(qemu).toFixed(2)} s = ${mibs(median(qemu))} MiB/s (median of ${rounds})`);
 console.log(`ratio typervisor/qemu: ${(median(ours) / median(qemu)).toFixed(2)} (time; lower is better)`);
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

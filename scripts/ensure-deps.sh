@@ -7,8 +7,8 @@
 #                                   references, qemu-utils (qemu-img, qemu-io) for the disk image
 #                                   interop tests, python3-libvhdi as the reference reader of
 #                                   differencing VHDs, socat for the TAP-device test, Chromium for
-#                                   the browser-worker test, dtc,
-#                                   cpio and tmux for the guest and console tests)
+#                                   the browser-worker test, dtc, cpio and tmux for the guest and
+#                                   console tests, passt for --net user)
 # Debian packages are installed with apt-get only when missing; npm packages with `npm install`
 # when node_modules is missing or older than package-lock.json.
 set -eu
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 want=${1:-test}
 
 packages="gcc-riscv64-linux-gnu xz-utils debian-archive-keyring"
-[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user qemu-utils python3-libvhdi socat chromium device-tree-compiler opensbi tmux cpio"
+[ "$want" = test ] && packages="$packages qemu-system-misc qemu-user qemu-utils python3-libvhdi socat chromium device-tree-compiler opensbi tmux cpio passt"
 
 missing=""
 for p in $packages; do

@@ -30,7 +30,7 @@ export function addDtbCommand(program: Command, streams: CliStreams & { stdoutIs
     const config = await machineConfigFromFlags(opts, [], streams);
     // Disks are opened (and so checked) as for a boot, but only their slots reach the tree.
     await closeDisks(disksOf(config));
-    closeNets(nicsOf(config));
+    await closeNets(nicsOf(config));
     const ram = new RamGuestMemory(new Uint8Array(config.memBytes), VIRT_MAP.dram.base);
     const { fdt } = loadBoot(config, ram);
     const blob = ram.bytes.slice(fdt.address - ram.base, fdt.address - ram.base + fdt.size);

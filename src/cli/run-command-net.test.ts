@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -49,5 +49,50 @@ describe('typervisor run --net', () => {
     const dup = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', `socket:listen:${join(dir, 'x')}`, '--net', `socket:${none},mac=52:54:00:12:34:56`]);
     expect(dup.stderr).toMatch(/have the same MAC 52:54:00:12:34:56/);
     expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+
+  it('--net user starts passt (fake: TYPERVISOR_PASST) for the run and has stopped it when run returns', async () => {
+    const log = join(dir, 'passt.log');
+    const fake = join(dir, 'fake-passt.mjs');
+    // Logs its pid and argv, echoes fd 3, exits when typervisor's end closes (as passt does).
+    writeFileSync(fake, `#!${process.execPath}
+import { appendFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+appendFileSync(${JSON.stringify(log)}, JSON.stringify([process.pid, ...process.argv.slice(2)]) + '\\n');
+const s = new Socket({ fd: 3 });
+s.pipe(s);
+s.on('close', () => process.exit(0));
+setInterval(() => {}, 1000);
+`);
+    chmodSync(fake, 0o755);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const old = process.env['TYPERVISOR_PASST'];
+    process.env['TYPERVISOR_PASST'] = fake;
+    let during: boolean | undefined;
+    try {
+      const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', 'user,hostfwd=udp::15353-:53'], (h: FakeHart) => {
+        // A loaded machine may start node (the fake) slowly: come back on the next slice.
+        if (!existsSync(log) || !readFileSync(log, 'utf8').endsWith('\n')) return RunExit.Budget;
+        const [pid] = JSON.parse(readFileSync(log, 'utf8')) as [number];
+        during = alive(pid);
+        h.store(0x10_0000, 4, 0x5555);
+        return RunExit.Budget;
+      });
+      expect(r).toEqual({ status: 0, stderr: '' });
+    } finally {
+      if (old === undefined) delete process.env['TYPERVISOR_PASST'];
+      else process.env['TYPERVISOR_PASST'] = old;
+    }
+    const [pid, ...args] = JSON.parse(readFileSync(log, 'utf8')) as [number, ...string[]];
+    expect(args).toEqual(['-f', '-q', '-F', '3', '-u', '15353:53']);
+    expect(during).toBe(true);
+    expect(alive(pid)).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ export interface MachineFlags extends DeviceFlags {
   disk?: string[];
   /** `--share HOSTDIR[,tag=T][,readonly]`, repeatable. */
   share?: string[];
-  /** `--net socket:PATH[,mac=…]`, repeatable. */
+  /** `--net user[,hostfwd=…]` / `--net socket:PATH[,mac=…]`, repeatable. */
   net?: string[];
 }
 
@@ -60,7 +60,7 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)')
     .option(
       '--net <spec>',
-      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
+      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]… is user-mode networking through passt (the default guest gets it by DHCP), socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
     );
@@ -96,7 +96,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       nics = await openNets(netSpecs, { onError: (message) => void streams.stderr.write(`typervisor: ${message}\n`) });
       return await build([...devices, ...disks, ...shares, ...nics]);
     } catch (e) {
-      closeNets(nics);
+      await closeNets(nics);
       await closeDisks(disks).catch(() => undefined);
       throw e;
     }
@@ -117,6 +117,8 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(initrd ? { initrd } : {}),
+      // NIC i is eth<i> in the guest (probed in slot order); passt's NICs get DHCP from /init.
+      dhcp: netSpecs.flatMap((s, i) => (s.kind === 'user' ? [`eth${i}`] : [])),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
     return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));
@@ -208,7 +210,7 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
   } finally {
     // Requests still in a backend finish first; then every disk is flushed and closed.
     await machine?.disksIdle();
-    closeNets(nicsOf(config));
+    await closeNets(nicsOf(config));
     await closeDisks(disks);
     await output.drain();
   }

@@ -25,6 +25,12 @@ export interface DefaultGuestOptions {
   readonly append?: string;
   /** The host terminal's size, passed to the guest's console (ignored with `append`). */
   readonly terminalSize?: { readonly columns: number; readonly rows: number };
+  /**
+   * Interfaces (`eth0`, …) the guest's /init configures by DHCP before anything else runs
+   * (`--net user` NICs: passt answers at once); passed as `typervisor.dhcp=eth0,…`, ignored
+   * with `append`.
+   */
+  readonly dhcp?: readonly string[];
   /** Replaces the built initramfs. */
   readonly initrd?: KernelImage;
   /** Told what the first run is fetching and building. */
@@ -60,7 +66,7 @@ export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<M
     bios: 'builtin',
     kernel,
     initrd,
-    append: o.append ?? consoleArgument(o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND, o.console) + sizeArgument(o.terminalSize),
+    append: o.append ?? consoleArgument(o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND, o.console) + sizeArgument(o.terminalSize) + dhcpArgument(o.dhcp),
     ...(o.console === 'hvc0' ? { console: 'hvc0', devices: withConsoleDevice([], 'hvc0') } : {}),
   };
 }
@@ -75,4 +81,10 @@ function sizeArgument(size: DefaultGuestOptions['terminalSize']): string {
   if (!size) return '';
   const ok = (n: number) => Number.isInteger(n) && n > 0 && n < 10_000;
   return ok(size.columns) && ok(size.rows) ? ` typervisor.size=${size.columns}x${size.rows}` : '';
+}
+
+/** ` typervisor.dhcp=eth0,eth1` for the guest's /init, or nothing. */
+function dhcpArgument(interfaces: DefaultGuestOptions['dhcp']): string {
+  const names = (interfaces ?? []).filter((n) => /^[a-z0-9]{1,15}$/.test(n));
+  return names.length ? ` typervisor.dhcp=${names.join(',')}` : '';
 }

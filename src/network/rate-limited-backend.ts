@@ -94,7 +94,7 @@ export class RateLimitedBackend implements NetBackend {
   private innerPaused = false;
   private own = { rateDropped: 0, txDelayed: 0, txDropped: 0, rxDropped: 0 };
 
-  constructor(private readonly inner: NetBackend, readonly limit: RateLimit, private readonly clock: RateClock = systemClock) {
+  constructor(/** The backend being limited. */ readonly inner: NetBackend, readonly limit: RateLimit, private readonly clock: RateClock = systemClock) {
     this.tx = new Shaper(limit, () => clock.now());
     this.rx = new Shaper(limit, () => clock.now());
     inner.attach({ receive: (f) => this.fromNetwork(f) });

@@ -34,8 +34,10 @@ export class TokenBucket {
   /** Takes `n` tokens if there are that many; `n` above the capacity never passes. */
   tryTake(n: number): boolean {
     this.refill();
-    if (this.tokens < n) return false;
-    this.tokens -= n;
+    // Refilling by (Δt × rate) in floating point can land a hair below n at the very time
+    // msUntil(n) promised: a relative tolerance of 1e-9 keeps that promise.
+    if (this.tokens < n * (1 - 1e-9)) return false;
+    this.tokens = Math.max(0, this.tokens - n);
     return true;
   }
 

@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 5;
+export const INITRAMFS_FORMAT = 6;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -84,6 +84,8 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
   file('etc/profile', PROFILE);
   file('etc/inittab', INITTAB);
   file('etc/typervisor/console-shell', CONSOLE_SHELL, 0o755);
+  // busybox udhcpc runs this script (its built-in default path) on each lease event.
+  file('etc/udhcpc/default.script', UDHCPC_SCRIPT, 0o755);
 
   const base = `lib/modules/${kernelVersion}`;
   for (const m of input.modules) file(`${base}/${m.path}`, m.data);
@@ -153,6 +155,12 @@ cd /root
 for word in $(cat /proc/cmdline); do
   case "$word" in
     typervisor.size=*x*) size=\${word#typervisor.size=}; stty cols "\${size%x*}" rows "\${size#*x}" </dev/console 2>/dev/null ;;
+    # NICs on passt (--net user), which answers DHCP at once: configure them before the command
+    # or shell starts. -n -t 3 -T 1: give up after ~3 s instead of holding the boot.
+    typervisor.dhcp=*)
+      for nic in $(echo "\${word#typervisor.dhcp=}" | tr , ' '); do
+        udhcpc -i "$nic" -n -q -t 3 -T 1 >/dev/null 2>&1 || echo "typervisor: no DHCP lease on $nic (try: udhcpc -i $nic)" >&2
+      done ;;
   esac
 done
 
@@ -191,6 +199,33 @@ const DEVICE_MODULES: Record<string, readonly string[]> = {
   '0x0005': ['virtio_balloon'],
   '0x0009': ['netfs', '9pnet', '9pnet_virtio', '9p'],
 };
+
+/**
+ * busybox udhcpc's event script (/etc/udhcpc/default.script, its compiled-in default): udhcpc
+ * passes the event as $1 and the lease in the environment (interface, ip, mask as a prefix
+ * length, broadcast, router, dns, domain, mtu). `deconfig` only brings the link up — it must not
+ * flush addresses a user set by hand.
+ */
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig)
+    ip link set "$interface" up ;;
+  bound|renew)
+    if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/"; then
+      ip -4 addr flush dev "$interface" scope global
+      ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
+    fi
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    if [ -n "$router" ]; then
+      while ip route del default dev "$interface" 2>/dev/null; do :; done
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
+    if [ -n "$dns" ]; then
+      { [ -n "$domain" ] && echo "search $domain"; for d in $dns; do echo "nameserver $d"; done; } >/etc/resolv.conf
+    fi ;;
+esac
+exit 0
+`;
 
 /** busybox init's table: one root shell on the console, nothing respawned. */
 const INITTAB = `# typervisor's default guest: one root shell on the console (busybox init, see /init).
