@@ -4,7 +4,8 @@
 // VM joins the segment and pulls BYTES with nc, timed inside the guest (/proc/uptime). The
 // client is typervisor (`run --net socket:PATH`) or, for reference, a second QEMU
 // (`-netdev stream,server=off`), alternately, ROUNDS times each; prints each round, the medians
-// and the ratio (ours ÷ QEMU's, time). Both clients receive from the same kind of QEMU sender,
+// and the ratio (ours ÷ QEMU's, time), then the median ping round trip of each client to the
+// server and its ratio (latency). Both clients receive from the same kind of QEMU sender,
 // so the figure includes QEMU's TCG on the sending side. Not a test: it never fails.
 // --backend user: guest → host TCP through passt instead. The guest (typervisor with
 // `--net user`, or QEMU with `-netdev stream` to a passt of its own, both configured by the
@@ -42,6 +43,8 @@ const CLIENT = [
   `n=$(nc 10.0.0.2 5000 | head -c ${bytes} | wc -c)`,
   't1=$(cut -d" " -f1 /proc/uptime)',
   'echo "pulled=$n t0=$t0 t1=$t1"',
+  // Latency: ten echo requests to the server, one a second; busybox prints min/avg/max.
+  'echo "rtt=$(ping -c 10 10.0.0.2 | awk -F/ \'/round-trip/ {print $4}\')"',
 ].join('; ');
 const initrd = (name, script) => {
   const p = path.join(work, name);
@@ -71,6 +74,7 @@ async function round(client, i) {
     clearTimeout(timer);
     const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
     if (!m || Number(m[1]) !== bytes) throw new Error(`${client}: the pull failed:\n${out.slice(-2000)}`);
+    rtts[client].push(Number((/rtt=([\d.]+)/.exec(out) ?? [])[1]));
     return Number(m[3]) - Number(m[2]);
   } finally {
     server.kill('SIGKILL');
@@ -143,6 +147,8 @@ console.log(backend === 'user'
   : `${bytes / 2 ** 20} MiB QEMU guest → client guest over a -netdev stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const ours = [];
 const qemu = [];
+/** Average ping round trips (ms) to the QEMU server, per client kind (socket backend only). */
+const rtts = { typervisor: [], qemu: [] };
 const mibs = (s) => (bytes / 2 ** 20 / s).toFixed(2);
 for (let i = 0; i < rounds; i++) {
   const run = backend === 'user' ? roundUser : round;
@@ -154,4 +160,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`typervisor ${backend === 'user' ? 'sender' : 'client'}: ${median(ours).toFixed(2)} s = ${mibs(median(ours))} MiB/s (median of ${rounds})`);
 console.log(`qemu ${backend === 'user' ? 'sender' : 'client'}:       ${median(qemu).toFixed(2)} s = ${mibs(median(qemu))} MiB/s (median of ${rounds})`);
 console.log(`ratio typervisor/qemu: ${(median(ours) / median(qemu)).toFixed(2)} (time; lower is better)`);
+if (backend === 'socket' && rtts.typervisor.every(Number.isFinite) && rtts.qemu.every(Number.isFinite)) {
+  const [o, q] = [median(rtts.typervisor), median(rtts.qemu)];
+  console.log(`ping round trip to the QEMU server: typervisor ${o.toFixed(3)} ms, qemu ${q.toFixed(3)} ms, ratio ${(o / q).toFixed(2)} (lower is better)`);
+}
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
