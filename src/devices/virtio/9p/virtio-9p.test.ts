@@ -96,6 +96,57 @@ describe('virtio-9p device', () => {
     expect(t.events[0]).toMatch(/^reset/);
   });
 
+  it('starts a request on the file system inside the notification when none is ahead of it', async () => {
+    const fs = new MemorySharedFileSystem();
+    const calls: string[] = [];
+    const stat = fs.stat.bind(fs);
+    fs.stat = (path) => {
+      calls.push(`stat /${path.join('/')}`);
+      return stat(path);
+    };
+    const s = session(fs);
+    await s.send(tversion);
+    s.mem.write(OUT, new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
+    s.d.setDesc(0, { addr: OUT, len: 100, flags: NEXT, next: 2 });
+    s.d.setDesc(2, { addr: IN, len: 100, flags: WRITE });
+    s.d.offer(0);
+    s.dev.notify(0);
+    // No turn of the event loop yet: the host call overlaps the guest's work after its notify.
+    expect(calls).toEqual(['stat /']);
+    await s.dev.idle();
+    expect(s.d.takeUsed()).toHaveLength(1);
+  });
+
+  it('after a reset, answers the new session only once the old session\'s files are closed', async () => {
+    const fs = new MemorySharedFileSystem();
+    fs.put('f', 'abc');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const open = fs.open.bind(fs);
+    fs.open = async (path, mode) => {
+      const file = await open(path, mode);
+      const close = file.close.bind(file);
+      return Object.assign(file, { close: () => gate.then(close) }); // a slow close on the host
+    };
+    const s = session(fs);
+    await s.send(tversion);
+    await s.send(new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
+    await s.send(new P9Writer(P9.Twalk, 2).u32(0).u32(1).u16(1).string('f').finish());
+    await s.send(new P9Writer(P9.Tlopen, 3).u32(1).u32(0).finish());
+    s.dev.reset();
+    s.dev.activate({ mem: s.mem, queues: [s.q], features: 1n << VIRTIO_9P_MOUNT_TAG, interrupt: { usedBuffer: () => undefined, configChanged: () => undefined, needsReset: () => undefined } });
+    s.mem.write(OUT, tversion);
+    s.d.setDesc(0, { addr: OUT, len: tversion.length, flags: NEXT, next: 2 });
+    s.d.setDesc(2, { addr: IN, len: 100, flags: WRITE });
+    s.d.offer(0);
+    s.dev.notify(0);
+    await new Promise((r) => setTimeout(r, 0));
+    expect([s.d.takeUsed(), fs.openCount]).toEqual([[], 1]); // waits behind the old session's close
+    release();
+    await s.dev.idle();
+    expect([s.d.takeUsed().length, fs.openCount]).toEqual([1, 0]);
+  });
+
   it('drops a request in flight at reset and closes the session', async () => {
     const s = session();
     await s.send(tversion);

@@ -164,6 +164,34 @@ describe('virtio-blk (virtio 1.2 §5.2)', () => {
     expect(d.takeUsed()).toEqual([{ id: a, len: 513 }]);
   });
 
+  it('hands reads and writes to the backend inside the notification, unless a flush is outstanding', async () => {
+    const disk = new FakeDisk(1 << 20);
+    disk.manual = true;
+    const { d, blk, request } = session(disk);
+    request(BlkType.IN, 0, [{ len: 512, write: true }]);
+    request(BlkType.OUT, 8, [{ len: 512 }]);
+    blk.notify(0);
+    // Started before notify() returned, with no turn of the event loop: the host's I/O runs
+    // while the guest goes on after its notify.
+    expect(disk.log).toEqual(['start read 0+512', 'start write 4096+512']);
+    expect(d.takeUsed()).toEqual([]);
+    request(BlkType.FLUSH, 0);
+    request(BlkType.IN, 16, [{ len: 512, write: true }]);
+    blk.notify(0);
+    expect(disk.log).toHaveLength(2); // the flush waits for both, the read for the flush
+    await disk.step();
+    await disk.step();
+    expect(disk.log.slice(4)).toEqual(['start flush']);
+    await disk.step();
+    expect(disk.log.slice(6)).toEqual(['start read 8192+512']);
+    await disk.step();
+    expect(d.takeUsed()).toHaveLength(4);
+    // The flush is over: the next request goes straight to the backend again.
+    request(BlkType.IN, 24, [{ len: 512, write: true }]);
+    blk.notify(0);
+    expect(disk.log.at(-1)).toBe('start read 12288+512');
+  });
+
   it('starts a FLUSH only after every earlier request completed, and later requests after the flush', async () => {
     const disk = new FakeDisk(1 << 20);
     disk.manual = true;

@@ -106,6 +106,8 @@ export class VirtioBlk implements VirtioDevice {
   private inflightBytes = 0;
   /** The last flush taken, which later requests wait for. */
   private barrier: Promise<void> = Promise.resolve();
+  /** No flush is outstanding: a request may go to the backend at once (see track()). */
+  private barrierSettled = true;
   /** Every request ever started and not yet settled, across sessions (for idle()). */
   private readonly pending = new Set<Promise<void>>();
 
@@ -159,6 +161,7 @@ export class VirtioBlk implements VirtioDevice {
     this.inflight = new Set();
     this.inflightBytes = 0;
     this.barrier = Promise.resolve();
+    this.barrierSettled = true;
   }
 
   /** Resolves when no request is in the backend any more (before the owner flushes and closes it). */
@@ -302,14 +305,19 @@ export class VirtioBlk implements VirtioDevice {
    */
   private track(chain: DescriptorChain, q: SplitVirtqueue, bytes: number, op: () => Promise<Uint8Array | null>, isFlush: boolean): Request {
     const session = this.session;
-    const before = isFlush ? Promise.all([this.barrier, ...[...this.inflight].map((r) => r.done)]) : this.barrier;
     let status: number = BlkStatus.OK;
     let data: Uint8Array | null = null;
-    const done = before
-      .then(async () => {
-        if (session !== this.session) return; // reset while waiting: do not touch the disk
-        data = await op();
-      })
+    const run = async () => {
+      if (session !== this.session) return; // reset while waiting: do not touch the disk
+      data = await op();
+    };
+    // With no flush outstanding the backend call starts now, inside the driver's notify, so the
+    // host's I/O overlaps the guest's own work until it waits: started from a promise reaction it
+    // would only begin when the run loop next yields (after the guest reached WFI or 4 ms).
+    let started: Promise<void>;
+    if (isFlush) started = Promise.all([this.barrier, ...[...this.inflight].map((r) => r.done)]).then(run);
+    else started = this.barrierSettled ? run() : this.barrier.then(run);
+    const done = started
       .catch(() => {
         // A backend error (I/O error, a range the backend refused) is the request's IOERR; the
         // guest's disk stays usable (§5.2.6.2).
@@ -317,7 +325,13 @@ export class VirtioBlk implements VirtioDevice {
         data = null;
       });
     const request: Request = { chain, bytes, done };
-    if (isFlush) this.barrier = done;
+    if (isFlush) {
+      this.barrier = done;
+      this.barrierSettled = false;
+      void done.then(() => {
+        if (this.barrier === done) this.barrierSettled = true;
+      });
+    }
     this.inflight.add(request);
     this.inflightBytes += bytes;
     const settled = done.then(() => this.complete(request, session, q, status, data));
