@@ -13,7 +13,7 @@
 // Not a test: it never fails on a slow machine.
 //   node bench/disk-io.mjs [--rounds N] [--format raw|qcow2|both] [--mib N] [--ops N]
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -34,6 +34,7 @@ for (const f of formats) if (!['raw', 'qcow2'].includes(f)) throw new Error(`--f
 
 // The guest program: built with Debian's cross compiler (gcc-riscv64-linux-gnu).
 const program = path.join(root, 'bench/build/disk-io');
+mkdirSync(path.dirname(program), { recursive: true });
 const cc = spawnSync('riscv64-linux-gnu-gcc', ['-static', '-O2', '-o', program, path.join(root, 'bench/programs/disk-io.c')], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(`cannot build bench/programs/disk-io.c (apt-get install gcc-riscv64-linux-gnu): ${cc.stderr ?? cc.error}`);
 
