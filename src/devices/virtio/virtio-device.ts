@@ -78,3 +78,13 @@ export interface VirtioDevice {
   notify(queue: number): void;
   reset(): void;
 }
+
+/**
+ * Reads a `width`-byte little-endian field at `offset` of a device's configuration space held
+ * as bytes (virtio 1.2 §2.5: the device configuration space is little-endian for VERSION_1
+ * devices). The transport guarantees `offset + width <= bytes.length`.
+ */
+export function readConfigField(bytes: Uint8Array, offset: number, width: 1 | 2 | 4): number {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return width === 1 ? v.getUint8(offset) : width === 2 ? v.getUint16(offset, true) : v.getUint32(offset, true);
+}

@@ -7,6 +7,7 @@ import type { ImageFile } from '../image-file.js';
 import { readExact } from '../read-exact.js';
 import { readOnlyError } from '../read-only-format.js';
 import { parseVdiHeader, VDI_DISCARDED, VDI_HEADER_BYTES, type VdiHeader } from './vdi-header.js';
+import { ContiguousReads } from '../contiguous-reads.js';
 
 /**
  * A VDI image as a read-only {@link BlockBackend}. `open` validates the header and every block
@@ -64,17 +65,7 @@ export class VdiImage implements BlockBackend {
     this.check('read', offset, dst.length);
     const bs = this.header.blockSize;
     // Blocks that lie one after another in the file (always, in a fixed image) are read with one pread.
-    let runHost = 0;
-    let runStart = 0;
-    let runLength = 0;
-    const flush = async () => {
-      if (runLength === 0) return;
-      const part = dst.subarray(runStart, runStart + runLength);
-      const got = await this.file.pread(part, runHost);
-      // Checked at open; a file that shrank since is an I/O problem the user must hear of.
-      if (got < part.length) throw new TypervisorError(`${this.file.name}: the file shrank while open: block data at offset ${runHost} ends past its end`, { hint: 'do not modify an image while it is in use' });
-      runLength = 0;
-    };
+    const reads = new ContiguousReads(this.file, dst, 'block data');
     let done = 0;
     while (done < dst.length) {
       const pos = offset + done;
@@ -83,18 +74,12 @@ export class VdiImage implements BlockBackend {
       const n = Math.min(bs - within, dst.length - done);
       const host = this.blocks[block];
       if (host < 0) {
-        await flush();
+        await reads.flush();
         dst.fill(0, done, done + n);
-      } else if (runLength > 0 && runHost + runLength === host + within) runLength += n;
-      else {
-        await flush();
-        runHost = host + within;
-        runStart = done;
-        runLength = n;
-      }
+      } else await reads.add(done, host + within, n);
       done += n;
     }
-    await flush();
+    await reads.flush();
   }
 
   async write(offset: number, src: Uint8Array): Promise<void> {

@@ -10,6 +10,7 @@ import type { ImageFile } from '../image-file.js';
 import { TableCache } from '../qcow2/l2-cache.js';
 import { findOverlap, type FileRegion, readExact, RegionSet } from '../read-exact.js';
 import { badHeader, FLAG_REDUNDANT_GT, FLAG_ZERO_GRAIN, GD_AT_END, parseSparseHeader, SECTOR, type SparseHeader } from './vmdk-header.js';
+import { ContiguousReads } from '../contiguous-reads.js';
 
 /** Marker types (§ Stream-Optimized: "Markers"), in the u32 after a zero size. */
 const MARKER_EOS = 0;
@@ -129,17 +130,7 @@ export class SparseExtent {
   async read(offset: number, dst: Uint8Array): Promise<void> {
     const gb = this.grainBytes;
     // Uncompressed grains that lie one after another in the file are read with one pread.
-    let runHost = 0;
-    let runStart = 0;
-    let runLength = 0;
-    const flush = async () => {
-      if (runLength === 0) return;
-      const part = dst.subarray(runStart, runStart + runLength);
-      const got = await this.file.pread(part, runHost);
-      // Checked against the file size at open; a shorter read means the file shrank since.
-      if (got < part.length) throw corrupt(this.file.name, `the file shrank while open: grain data at offset ${runHost} ends past its end`);
-      runLength = 0;
-    };
+    const reads = new ContiguousReads(this.file, dst, 'grain data');
     let done = 0;
     while (done < dst.length) {
       const pos = offset + done;
@@ -147,17 +138,11 @@ export class SparseExtent {
       const within = pos - grain * gb;
       const n = Math.min(gb - within, dst.length - done);
       const host = await this.readInGrain(grain, within, dst.subarray(done, done + n));
-      if (host === undefined) await flush();
-      else if (runLength > 0 && runHost + runLength === host + within) runLength += n;
-      else {
-        await flush();
-        runHost = host + within;
-        runStart = done;
-        runLength = n;
-      }
+      if (host === undefined) await reads.flush();
+      else await reads.add(done, host + within, n);
       done += n;
     }
-    await flush();
+    await reads.flush();
   }
 
   /**

@@ -1,7 +1,7 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import type { SplitVirtqueue } from '../queue/split-virtqueue.js';
-import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
+import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 import { P9_HEADER_BYTES, P9_IOHDR_BYTES } from './p9-protocol.js';
 import { P9_MAX_MSIZE, P9Server } from './p9-server.js';
 import type { SharedFileSystem } from './shared-file-system.js';
@@ -71,9 +71,7 @@ export class Virtio9p implements VirtioDevice {
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    let v = 0;
-    for (let i = width - 1; i >= 0; i--) v = v * 256 + this.config[offset + i]!;
-    return v;
+    return readConfigField(this.config, offset, width);
   }
 
   /** The configuration space is read-only. */

@@ -2,7 +2,7 @@ import { TypervisorError } from '../../../core/errors.js';
 import type { Snapshotable } from '../../../core/snapshotable.js';
 import { StateReader } from '../../../core/state-reader.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
-import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
+import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 
 // virtio-balloon, the traditional memory balloon of virtio 1.2 §5.5. The host sets a target
 // (num_pages, in 4 KiB pages, §5.5.4) and raises a configuration-change notification; the
@@ -236,10 +236,11 @@ export class VirtioBalloon implements VirtioDevice, Snapshotable<VirtioBalloonSt
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    const view = new DataView(new ArrayBuffer(CONFIG_SIZE));
+    const bytes = new Uint8Array(CONFIG_SIZE);
+    const view = new DataView(bytes.buffer);
     view.setUint32(CFG_NUM_PAGES, this.numPages, true);
     view.setUint32(CFG_ACTUAL, this.actual, true);
-    return width === 1 ? view.getUint8(offset) : width === 2 ? view.getUint16(offset, true) : view.getUint32(offset, true);
+    return readConfigField(bytes, offset, width);
   }
 
   /** §5.5.4: only `actual` is writable by the driver (any width, little-endian); num_pages writes are ignored. */

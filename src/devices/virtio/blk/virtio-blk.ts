@@ -1,7 +1,7 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import type { SplitVirtqueue } from '../queue/split-virtqueue.js';
-import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
+import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 
 // virtio-blk, the block device: virtio 1.2 §5.2. One request queue. A request is a chain
 //   struct virtio_blk_req { le32 type; le32 reserved; le64 sector;   (device-readable, 16 bytes)
@@ -143,8 +143,7 @@ export class VirtioBlk implements VirtioDevice {
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    const v = new DataView(this.config.buffer);
-    return width === 1 ? v.getUint8(offset) : width === 2 ? v.getUint16(offset, true) : v.getUint32(offset, true);
+    return readConfigField(this.config, offset, width);
   }
 
   /** The fields the driver may write (writeback, with CONFIG_WCE) are not offered: writes are ignored. */

@@ -1,7 +1,7 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { Snapshotable } from '../../../core/snapshotable.js';
 import { StateReader } from '../../../core/state-reader.js';
-import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
+import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 
 // virtio-console, virtio 1.2 §5.3: one port (no VIRTIO_CONSOLE_F_MULTIPORT), so two queues:
 // receiveq (0, device → driver) and transmitq (1, driver → device) of port 0. Linux names it
@@ -144,7 +144,7 @@ export class VirtioConsole implements VirtioDevice, Snapshotable<VirtioConsoleSt
     view.setUint16(CFG_ROWS, this.rows, true);
     view.setUint32(CFG_MAX_NR_PORTS, 1, true); // only meaningful with MULTIPORT, which we do not offer
     // emerg_wr reads as 0.
-    return width === 1 ? view.getUint8(offset) : width === 2 ? view.getUint16(offset, true) : view.getUint32(offset, true);
+    return readConfigField(bytes, offset, width);
   }
 
   /**

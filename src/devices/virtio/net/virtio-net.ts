@@ -1,7 +1,7 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import type { SplitVirtqueue } from '../queue/split-virtqueue.js';
-import { VirtioDeviceId, type VirtioActivation, type VirtioDevice } from '../virtio-device.js';
+import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 
 // virtio-net, the network device: virtio 1.2 §5.1. Two queues, receiveq1 (0) and transmitq1
 // (1); no control queue (the device delivers every frame, so the driver's filters are moot).
@@ -130,8 +130,7 @@ export class VirtioNet implements VirtioDevice {
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    const v = new DataView(this.config.buffer);
-    return width === 1 ? v.getUint8(offset) : width === 2 ? v.getUint16(offset, true) : v.getUint32(offset, true);
+    return readConfigField(this.config, offset, width);
   }
 
   /** §5.1.4: with VERSION_1 the driver never writes the config (mac is read-only): ignored. */
