@@ -1,30 +1,19 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FakeHart } from '../../tests/helpers/fake-hart.js';
 import { makeElf } from '../../tests/helpers/elf-image.js';
 import { RunExit } from '../cpu/hart-api.js';
-import type { MachineOptions } from '../vmm/machine.js';
 import { DEVICE_TYPES } from '../vmm/machine-config.js';
 import { main } from './main.js';
+import { runCliWithFakeHart } from '../../tests/helpers/cli-with-fake-hart.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-cli-'));
 const kernel = join(dir, 'prog.elf');
 writeFileSync(kernel, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x8000_0000, data: Uint8Array.of(0x13, 0, 0, 0) }] }));
 
-/** Runs the CLI with captured streams; the hart runs `script`. */
-const cli = async (argv: string[], script: (h: FakeHart) => RunExit = () => RunExit.Budget, stdinText?: string) => {
-  const stdin = new PassThrough();
-  const chunks: Uint8Array[] = [];
-  const stdout = { write: (b: Uint8Array, cb?: () => void) => (chunks.push(b), cb?.(), true) };
-  let stderr = '';
-  const options: MachineOptions = { createHart: async (o) => new FakeHart(o, script) };
-  if (stdinText !== undefined) setTimeout(() => stdin.write(stdinText), 5);
-  const status = await main(argv, { stdin, stdout, stderr: { write: (t: string) => (stderr += t) } }, options);
-  return { status, stdout: Buffer.concat(chunks).toString(), stderr };
-};
+const cli = runCliWithFakeHart;
 
 describe('typervisor CLI', () => {
   it('runs a kernel and exits with the finisher code', async () => {

@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FakeHart } from '../../tests/helpers/fake-hart.js';
 import { makeElf } from '../../tests/helpers/elf-image.js';
 import { RunExit } from '../cpu/hart-api.js';
 import { main } from './main.js';
+import { runCliWithFakeHart } from '../../tests/helpers/cli-with-fake-hart.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-run-disk-'));
 const kernel = join(dir, 'prog.elf');
@@ -14,15 +14,8 @@ writeFileSync(kernel, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x8000_0
 const disk = join(dir, 'disk.img');
 writeFileSync(disk, new Uint8Array(1 << 20));
 
-const cli = async (argv: string[], script: (h: FakeHart) => RunExit = () => RunExit.Budget) => {
-  let stderr = '';
-  const status = await main(
-    argv,
-    { stdin: new PassThrough(), stdout: { write: (_b: Uint8Array, cb?: () => void) => (cb?.(), true) }, stderr: { write: (t: string) => (stderr += t) } },
-    { createHart: async (o) => new FakeHart(o, script) },
-  );
-  return { status, stderr };
-};
+/** Status and standard error of a run (these tests print nothing on standard output). */
+const cli = (argv: string[], script?: Parameters<typeof runCliWithFakeHart>[1]) => runCliWithFakeHart(argv, script).then(({ status, stderr }) => ({ status, stderr }));
 
 describe('typervisor run --disk', () => {
   it('attaches disks as virtio-blk after the --device entries (slot 7 rng, slot 6 disk), capacity in sectors', async () => {

@@ -1,12 +1,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FakeHart } from '../../tests/helpers/fake-hart.js';
 import { makeElf } from '../../tests/helpers/elf-image.js';
 import { RunExit } from '../cpu/hart-api.js';
 import { main } from './main.js';
+import { runCliWithFakeHart } from '../../tests/helpers/cli-with-fake-hart.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-run-share-'));
 const kernel = join(dir, 'prog.elf');
@@ -14,20 +14,7 @@ writeFileSync(kernel, makeElf({ entry: 0x8000_0000, segments: [{ paddr: 0x8000_0
 const folder = join(dir, 'shared');
 mkdirSync(folder);
 
-const cli = async (argv: string[], script: (h: FakeHart) => RunExit = () => RunExit.Budget) => {
-  let stderr = '';
-  let stdout = '';
-  const status = await main(
-    argv,
-    {
-      stdin: new PassThrough(),
-      stdout: { write: (b: Uint8Array | string, cb?: () => void) => ((stdout += typeof b === 'string' ? b : new TextDecoder().decode(b)), cb?.(), true) },
-      stderr: { write: (t: string) => (stderr += t) },
-    },
-    { createHart: async (o) => new FakeHart(o, script) },
-  );
-  return { status, stderr, stdout };
-};
+const cli = runCliWithFakeHart;
 
 describe('typervisor run --share', () => {
   it('attaches folders as virtio-9p devices whose mount tags default to share0, share1, …', async () => {
