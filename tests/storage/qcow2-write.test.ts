@@ -16,6 +16,7 @@ import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { blockBackendConformance } from './conformance.js';
 import { firstDifference, qemu, qemuIo, qemuRaw, tempDir } from './qemu-tools.js';
 import { DyingFile } from './dying-file.js';
+import { rng, type Write } from './seeded-writes.js';
 
 const tmp = tempDir('qcow2-write-');
 afterAll(() => tmp.remove());
@@ -71,21 +72,6 @@ function expectClean(file: string): void {
   expect({ status, report }).toMatchObject({ status: 0 });
   expect(report['corruptions'] ?? 0).toBe(0);
   expect(report['leaks'] ?? 0).toBe(0);
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
-
-interface Write {
-  offset: number;
-  data: Uint8Array;
 }
 
 /** Writes of every shape: partial and whole clusters, across boundaries, at the very end. */

@@ -13,6 +13,7 @@ import { createVhd } from '../../src/storage/vhd/vhd-create.js';
 import { VhdImage } from '../../src/storage/vhd/vhd-image.js';
 import { DyingFile } from './dying-file.js';
 import { firstDifference, qemu, qemuIo, tempDir } from './qemu-tools.js';
+import { rng, type Write } from './seeded-writes.js';
 
 const tmp = tempDir('vhd-write-');
 afterAll(() => tmp.remove());
@@ -26,21 +27,6 @@ function qemuRaw(file: string): Uint8Array {
   const bytes = new Uint8Array(readFileSync(out));
   rmSync(out);
   return bytes;
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
-}
-
-interface Write {
-  offset: number;
-  data: Uint8Array;
 }
 
 /** Writes that hit block boundaries, the first and last sectors, and odd offsets and lengths. */
