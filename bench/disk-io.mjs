@@ -12,11 +12,12 @@
 // so boot time is excluded; QEMU runs with its default cache mode (writeback, flush = fdatasync).
 // Not a test: it never fails on a slow machine.
 //   node bench/disk-io.mjs [--rounds N] [--format raw|qcow2|both] [--mib N] [--ops N]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { runToEnd } from './lib/run-to-end.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const APPEND = 'console=ttyS0 quiet loglevel=0';
@@ -57,25 +58,15 @@ for (const f of formats) {
 }
 
 /** Runs one machine to its end; resolves with the program's figures, throws unless it exits 0. */
-function runOnce(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b) => (out += b.toString('latin1')));
-    child.stderr.on('data', (b) => (err += b.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const figures = {};
-      for (const m of out.matchAll(/disk-io (\S+) bytes=(\d+) ns=(\d+) ops=(\d+)/g)) {
-        figures[m[1]] = { mbps: Number(m[2]) / 2 ** 20 / (Number(m[3]) / 1e9), iops: Number(m[4]) / (Number(m[3]) / 1e9) };
-      }
-      const checksum = (out.match(/disk-io checksum=([0-9a-f]+)/) ?? [])[1];
-      if (status !== 0 || checksum === undefined) reject(new Error(`${cmd} failed (status ${status}, signal ${signal}):\n${out.slice(-2000)}\n${err.slice(-2000)}`));
-      else resolve({ figures, checksum });
-    });
-  });
+async function runOnce(cmd, args) {
+  const { status, signal, stdout: out, stderr: err } = await runToEnd(cmd, args);
+  const figures = {};
+  for (const m of out.matchAll(/disk-io (\S+) bytes=(\d+) ns=(\d+) ops=(\d+)/g)) {
+    figures[m[1]] = { mbps: Number(m[2]) / 2 ** 20 / (Number(m[3]) / 1e9), iops: Number(m[4]) / (Number(m[3]) / 1e9) };
+  }
+  const checksum = (out.match(/disk-io checksum=([0-9a-f]+)/) ?? [])[1];
+  if (status !== 0 || checksum === undefined) throw new Error(`${cmd} failed (status ${status}, signal ${signal}):\n${out.slice(-2000)}\n${err.slice(-2000)}`);
+  return { figures, checksum };
 }
 
 function oursArgs(disk, format) {

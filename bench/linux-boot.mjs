@@ -15,11 +15,11 @@
 // with Debian's OpenSBI fw_dynamic.bin (package opensbi), for a like-for-like comparison.
 // Not a test: it never fails on a slow machine.
 //   node bench/linux-boot.mjs [--rounds N] [--firmware builtin|opensbi]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { runToEnd } from './lib/run-to-end.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const self = fileURLToPath(import.meta.url);
@@ -50,22 +50,10 @@ writeFileSync(initrd, Buffer.concat([readFileSync(guest.initramfsPath), commandI
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 /** Runs a command to its end; resolves with wall seconds and stderr, throws unless it exits 0. */
-function runOnce(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b) => (out += b.toString('latin1')));
-    child.stderr.on('data', (b) => (err += b.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const seconds = (performance.now() - started) / 1000;
-      if (status !== 0) reject(new Error(`${cmd} failed (status ${status}, signal ${signal}):\n${out.slice(-2000)}\n${err.slice(-2000)}`));
-      else resolve({ seconds, stderr: err });
-    });
-  });
+async function runOnce(cmd, args) {
+  const { status, signal, stdout, stderr, seconds } = await runToEnd(cmd, args);
+  if (status !== 0) throw new Error(`${cmd} failed (status ${status}, signal ${signal}):\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`);
+  return { seconds, stderr };
 }
 
 const oursArgs = [self, '--child', 'run', '--bios', firmware === 'opensbi' ? OPENSBI : 'builtin', '--mem', '512M',

@@ -18,6 +18,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runToEnd } from './lib/run-to-end.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const arg = (name, fallback) => {
@@ -65,13 +66,8 @@ async function round(client, i) {
     const [cmd, args] = client === 'typervisor'
       ? [process.execPath, [path.join(root, 'bin/typervisor.js'), 'run', '--net', `socket:${sock}`, '--', 'sh', '-c', CLIENT]]
       : ['qemu-system-riscv64', qemuArgs(clientInitrd, `stream,id=n0,server=off,addr.type=unix,addr.path=${sock}`, '52:54:00:12:34:56')];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b) => (out += b.toString('latin1')));
-    child.stderr.on('data', (b) => (out += b.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
-    await new Promise((r) => child.on('close', r));
-    clearTimeout(timer);
+    const { stdout, stderr } = await runToEnd(cmd, args);
+    const out = stdout + stderr;
     const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
     if (!m || Number(m[1]) !== bytes) throw new Error(`${client}: the pull failed:\n${out.slice(-2000)}`);
     rtts[client].push(Number((/rtt=([\d.]+)/.exec(out) ?? [])[1]));
@@ -127,13 +123,8 @@ async function roundUser(client, i) {
     [cmd, args] = ['qemu-system-riscv64', qemuArgs(pushInitrd, `stream,id=n0,server=off,addr.type=unix,addr.path=${sock}`, '52:54:00:12:34:56').map((a) => (a === APPEND ? `${APPEND} typervisor.dhcp=eth0` : a))];
   }
   try {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b) => (out += b.toString('latin1')));
-    child.stderr.on('data', (b) => (out += b.toString('latin1')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 900_000);
-    await new Promise((r) => child.on('close', r));
-    clearTimeout(timer);
+    const { stdout, stderr } = await runToEnd(cmd, args);
+    const out = stdout + stderr;
     const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
     if (!m) throw new Error(`${client}: the push failed:\n${out.slice(-2000)}`);
     return Number(m[3]) - Number(m[2]);
