@@ -17,6 +17,9 @@ describe('StateReader', () => {
     ['an array', [1]],
     ['a class instance', new Date()],
     ['the wrong version', { version: 1, a: 1 }],
+    ['a version whose toString is not callable', { version: { toString: [] } }],
+    ['a version whose valueOf throws', { version: { valueOf: () => { throw new Error('x'); } } }],
+    ['a version that is a symbol', { version: Symbol('v') }],
   ])('rejects %s', (_what, state) => {
     expect(() => new StateReader('dev', state, 2)).toThrow(TypervisorError);
   });

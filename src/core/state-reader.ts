@@ -26,7 +26,7 @@ export class StateReader {
     if (proto !== Object.prototype && proto !== null) throw this.fail('is not a plain object');
     this.record = state as Record<string, unknown>;
     if (this.record['version'] !== version) {
-      throw this.fail(`has version ${String(this.record['version'])}, expected ${version}`);
+      throw this.fail(`has version ${describeSavedValue(this.record['version'])}, expected ${version}`);
     }
   }
 
@@ -87,4 +87,16 @@ export class StateReader {
       hint: 'the snapshot is damaged or was written by an incompatible typervisor version',
     });
   }
+}
+
+/**
+ * A short, safe description of an untrusted saved value for an error message: String() would call
+ * the value's own toString/valueOf, which a hostile state can make throw (found by fast-check:
+ * `{ toString: [] }` gave a TypeError instead of a TypervisorError).
+ */
+export function describeSavedValue(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return `${String(v)}`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
 }
