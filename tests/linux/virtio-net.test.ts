@@ -1,7 +1,9 @@
 // virtio-net end to end, against QEMU: a QEMU `virt` VM (the same Debian kernel and busybox
 // initramfs) listens with `-netdev stream,server=on,addr.type=unix` and a typervisor VM joins
 // the segment with `--net socket:PATH`; the typervisor guest pings the QEMU guest and pulls
-// 8 MiB from it with nc (the SYN and every ACK carry a TCP checksum our device completed).
+// 8 MiB from it with nc (the SYN and every ACK carry a TCP checksum our device completed), then
+// pushes 8 MiB to it (TSO packets our device cut into segments; the QEMU guest's md5 of them
+// must be ours).
 // QEMU's virtio-net and stream netdev are the reference: a frame our device or framing got
 // wrong never gets an answer. A second NIC (socket:listen:, no peer) shows several NICs and
 // default MACs; two typervisor VMs (one listening) show our transmit path against our receive.
@@ -28,8 +30,12 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'virtio-net-'));
   const sock = path.join(dir, 'segment.sock');
   const initrd = path.join(dir, 'initrd');
-  // The QEMU guest: address 10.0.0.2, then serves zeros on TCP 5000 (again after each client).
-  const script = 'ip addr add 10.0.0.2/24 dev eth0 && ip link set eth0 up && echo qemu-net-up; while true; do nc -l -p 5000 < /dev/zero; done';
+  // The QEMU guest: address 10.0.0.2, then serves zeros on TCP 5000 (again after each client)
+  // and takes BYTES on TCP 5001, printing their md5 and its receive packet count on its console.
+  // (nc's stdin is a pipe nobody writes: a background job's stdin is /dev/null, whose EOF would
+  // make busybox nc hang up at once.)
+  const sink = `while true; do sleep 100000 | nc -l -p 5001 | head -c ${BYTES} | md5sum | sed "s/^/pushed-md5=/"; echo "qemu-rx-packets=$(cat /sys/class/net/eth0/statistics/rx_packets)"; done`;
+  const script = `ip addr add 10.0.0.2/24 dev eth0 && ip link set eth0 up && echo qemu-net-up; (${sink}) & while true; do nc -l -p 5000 < /dev/zero; done`;
   writeFileSync(initrd, Buffer.concat([readFileSync(guest.initramfsPath), commandInitramfs(['sh', '-c', script])]));
   qemu = spawn('qemu-system-riscv64', [
     '-machine', 'virt', '-m', '512M', '-nographic', '-monitor', 'none', '-serial', 'stdio', '-bios', 'default',
@@ -55,7 +61,7 @@ const shown = (r: RunResult) =>
   `status ${r.status} after ${(r.ms / 1000).toFixed(1)} s\n--- stdout ---\n${stripTerminalQueries(r.stdout).slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}\n--- qemu ---\n${qemuOut.slice(-2000)}`;
 
 describe('virtio-net in the default guest, on a segment with a QEMU VM', () => {
-  it('gets its MAC, pings the QEMU guest and pulls 8 MiB from it', async () => {
+  it('gets its MAC, pings the QEMU guest, pulls 8 MiB from it and pushes 8 MiB to it in TSO packets', async () => {
     const sock = path.join(dir, 'segment.sock');
     const spare = path.join(dir, 'spare.sock');
     const r = await runTypervisor([
@@ -73,15 +79,25 @@ describe('virtio-net in the default guest, on a segment with a QEMU VM', () => {
         't1=$(cut -d" " -f1 /proc/uptime)',
         'echo "pulled=$n t0=$t0 t1=$t1"',
         'cat /sys/class/net/eth0/statistics/rx_errors /sys/class/net/eth0/statistics/rx_length_errors | tr "\\n" " " | sed "s/^/errors=/"; echo',
+        // The other way: BYTES of random data (so a segment at a wrong offset changes the md5),
+        // then zeros until the QEMU guest has BYTES and hangs up. The driver's tx_packets counts
+        // the packets it handed the device, TCP's OutSegs the segments on the wire: fewer
+        // packets than segments means the device cut TSO packets.
+        `dd if=/dev/urandom of=/tmp/push bs=64k count=${BYTES >> 16} 2>/dev/null; md5sum /tmp/push | sed "s/^/sent-md5=/"`,
+        'segs() { awk \'/^Tcp: [0-9]/ {print $12}\' /proc/net/snmp; }',
+        'tx0=$(cat /sys/class/net/eth0/statistics/tx_packets); s0=$(segs)',
+        'cat /tmp/push /dev/zero | timeout 120 nc 10.0.0.2 5001 2>/dev/null',
+        'echo "pushed tx_packets=$(( $(cat /sys/class/net/eth0/statistics/tx_packets) - tx0 )) segments=$(( $(segs) - s0 ))"',
       ].join('; '),
     ]);
     const out = stripTerminalQueries(r.stdout);
     expect(r.status, shown(r)).toBe(0);
     expect(out, shown(r)).toContain(`mac0=${OUR_MAC} mac1=52:54:00:12:34:57\n`);
-    // CSUM (0), MAC (5), MRG_RXBUF (15), STATUS (16) and VERSION_1 (32) negotiated: the guest
-    // leaves TCP checksums to the device, which QEMU's guest then checks.
+    // CSUM (0), GUEST_CSUM (1), MAC (5), HOST_TSO4/6 (11, 12), HOST_ECN (13), MRG_RXBUF (15),
+    // STATUS (16) and VERSION_1 (32) negotiated: the guest leaves TCP checksums and segmentation
+    // to the device, whose output QEMU's guest then checks.
     const features = /features=([01]+)/.exec(out)?.[1] ?? '';
-    expect([features[0], features[5], features[15], features[16], features[32]], shown(r)).toEqual(['1', '1', '1', '1', '1']);
+    expect([0, 1, 5, 11, 12, 13, 15, 16, 32].map((bit) => features[bit]).join(''), shown(r)).toBe('111111111');
     expect(out, shown(r)).toMatch(/3 packets transmitted, 3 packets received, 0% packet loss/);
     const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
     expect(m, shown(r)).not.toBeNull();
@@ -89,7 +105,17 @@ describe('virtio-net in the default guest, on a segment with a QEMU VM', () => {
     const seconds = Number(m![3]) - Number(m![2]);
     console.log(`virtio-net: ${BYTES >> 20} MiB QEMU guest → typervisor guest over socket: in ${seconds.toFixed(2)} s guest time = ${(BYTES / 2 ** 20 / seconds).toFixed(1)} MiB/s`);
     expect(out, shown(r)).toContain('errors=0 0 \n');
-  }, 2 * BOOT_TIMEOUT_MS + 60_000);
+    // What went to QEMU arrived whole and in order: the QEMU guest's md5 of what it got is ours of what we sent.
+    const sent = /sent-md5=([0-9a-f]{32})/.exec(out)?.[1];
+    expect(sent, shown(r)).toBeDefined();
+    const deadline = Date.now() + 60_000;
+    while (!/qemu-rx-packets=\d+/.test(qemuOut) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect(qemuOut, shown(r)).toContain(`pushed-md5=${sent}`);
+    const m2 = /pushed tx_packets=(\d+) segments=(\d+)/.exec(out);
+    expect(m2, shown(r)).not.toBeNull();
+    console.log(`virtio-net: 8 MiB typervisor guest → QEMU guest: ${m2![1]} packets from the guest's driver, ${m2![2]} TCP segments on the wire`);
+    expect(Number(m2![1]), shown(r)).toBeLessThan(Number(m2![2]));
+  }, 2 * BOOT_TIMEOUT_MS + 120_000);
 });
 
 describe('virtio-net between two typervisor VMs', () => {

@@ -1,6 +1,7 @@
 export {
   NET_HDR_BYTES,
   NET_MAX_FRAME,
+  NET_MAX_TSO_PACKET,
   NET_MIN_FRAME,
   NET_QUEUE_SIZE,
   NET_RX_PAUSE_FRAMES,
@@ -10,13 +11,17 @@ export {
   TX_QUEUE,
   VIRTIO_NET_F_CSUM,
   VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
   VirtioNet,
-  completeChecksum,
   type NetPort,
   type VirtioNetOptions,
   type VirtioNetStats,
 } from './virtio-net.js';
+export { completeChecksum, l4ChecksumValid } from './internet-checksum.js';
+export { segmentTcp, type TsoRequest, type TsoResult } from './tcp-segmentation.js';

@@ -11,14 +11,19 @@ import {
   NET_RX_PENDING_FRAMES,
   NET_RX_RESUME_FRAMES,
   VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
   VIRTIO_NET_F_MAC,
-  completeChecksum,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
   VirtioNet,
   type NetPort,
 } from './virtio-net.js';
+import { completeChecksum } from './internet-checksum.js';
+import { buildPacket, l4ChecksumOk } from '../../../../tests/helpers/ip-packets.js';
 
 const BASE = 0x8000_0000;
 const RAM = 1 << 20;
@@ -60,7 +65,7 @@ function frameOf(length: number, seed = 1): Uint8Array {
   return f;
 }
 
-function session(options: { mergeable?: boolean; csum?: boolean } = {}) {
+function session(options: { mergeable?: boolean; csum?: boolean; extra?: bigint } = {}) {
   const mem = new RamGuestMemory(new Uint8Array(RAM), BASE);
   const port = new FakePort();
   let wakes = 0;
@@ -71,7 +76,7 @@ function session(options: { mergeable?: boolean; csum?: boolean } = {}) {
   const rx = new DriverRings(mem, SIZE, RX.desc, RX.driver, RX.device);
   const tx = new DriverRings(mem, SIZE, TX.desc, TX.driver, TX.device);
   const log: string[] = [];
-  const features = (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (options.mergeable === false ? 0n : 1n << VIRTIO_NET_F_MRG_RXBUF) | (options.csum ? 1n << VIRTIO_NET_F_CSUM : 0n);
+  const features = (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (options.mergeable === false ? 0n : 1n << VIRTIO_NET_F_MRG_RXBUF) | (options.csum ? 1n << VIRTIO_NET_F_CSUM : 0n) | (options.extra ?? 0n);
   dev.activate({
     mem,
     queues: [rxq, txq],
@@ -104,10 +109,11 @@ function session(options: { mergeable?: boolean; csum?: boolean } = {}) {
   return { mem, port, dev, rx, tx, log, postRx, postTx, wakes: () => wakes };
 }
 
-const withHeader = (frame: Uint8Array, hdr: Partial<{ flags: number; gso: number; csumStart: number; csumOffset: number }> = {}) => {
+const withHeader = (frame: Uint8Array, hdr: Partial<{ flags: number; gso: number; gsoSize: number; csumStart: number; csumOffset: number }> = {}) => {
   const b = new Uint8Array(NET_HDR_BYTES + frame.length);
   b[0] = hdr.flags ?? 0;
   b[1] = hdr.gso ?? 0;
+  new DataView(b.buffer).setUint16(4, hdr.gsoSize ?? 0, true);
   new DataView(b.buffer).setUint16(6, hdr.csumStart ?? 0, true);
   new DataView(b.buffer).setUint16(8, hdr.csumOffset ?? 0, true);
   b.set(frame, NET_HDR_BYTES);
@@ -115,10 +121,10 @@ const withHeader = (frame: Uint8Array, hdr: Partial<{ flags: number; gso: number
 };
 
 describe('virtio-net (virtio 1.2 §5.1)', () => {
-  it('offers CSUM, MAC, STATUS and MRG_RXBUF, and shows the MAC and link up in its config (§5.1.4)', () => {
+  it('offers CSUM, GUEST_CSUM, MAC, HOST_TSO4/6, HOST_ECN, MRG_RXBUF and STATUS, and shows the MAC and link up in its config (§5.1.4)', () => {
     const { dev } = session();
     expect(dev.type).toBe(1);
-    expect(dev.features).toBe((1n << 0n) | (1n << 5n) | (1n << 15n) | (1n << 16n));
+    expect(dev.features).toBe([0n, 1n, 5n, 11n, 12n, 13n, 15n, 16n].reduce((all, bit) => all | (1n << bit), 0n));
     expect(Array.from({ length: 6 }, (_, i) => dev.readConfig(i, 1))).toEqual([...MAC]);
     expect(dev.readConfig(6, 2)).toBe(VIRTIO_NET_S_LINK_UP);
     expect(dev.readConfig(0, 4)).toBe(0x12005452);
@@ -175,7 +181,7 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     s.dev.notify(1);
     expect(s.port.sent).toEqual([frameOf(60, 9)]);
     expect(s.tx.takeUsed().map((u) => u.id)).toEqual([0, 1, 2, 3, 4, 5, 7]);
-    expect(s.dev.stats).toEqual({ txFrames: 1, rxFrames: 0, txDropped: 6, rxDropped: 0, malformed: 6 });
+    expect(s.dev.stats).toEqual({ txFrames: 1, txTsoPackets: 0, rxFrames: 0, rxChecksumValid: 0, txDropped: 6, rxDropped: 0, malformed: 6 });
   });
 
   it('completes a partial checksum (NEEDS_CSUM) as RFC 1071 computes it (§5.1.6.2)', () => {
@@ -219,6 +225,51 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('cuts a TSO packet into MSS-sized segments for the port when HOST_TSO4/6 are negotiated, and only then (§5.1.6.2)', () => {
+    const tso = (1n << VIRTIO_NET_F_HOST_TSO4) | (1n << VIRTIO_NET_F_HOST_TSO6) | (1n << VIRTIO_NET_F_HOST_ECN);
+    const s = session({ csum: true, extra: tso });
+    const v4 = buildPacket({ payload: frameOf(5000), tcpFlags: 0x80 | 0x19 });
+    const v6 = buildPacket({ payload: frameOf(3000), ipv6: true });
+    s.postTx(0, withHeader(v4.frame, { flags: 1, gso: 1 | 0x80, gsoSize: 1448, csumStart: v4.l4, csumOffset: 16 }), [NET_HDR_BYTES, v4.frame.length], BUF + 0x40000);
+    s.postTx(2, withHeader(v6.frame, { flags: 1, gso: 4, gsoSize: 1428, csumStart: v6.l4, csumOffset: 16 }), [NET_HDR_BYTES + v6.frame.length], BUF + 0x50000);
+    s.postTx(3, withHeader(v6.frame, { flags: 1, gso: 1, gsoSize: 1428, csumStart: v6.l4, csumOffset: 16 }), [NET_HDR_BYTES + v6.frame.length], BUF + 0x60000); // IPv6 under TCPV4
+    s.dev.notify(1);
+    expect(s.port.sent.map((f, i) => f.length - (i < 4 ? v4.payloadAt : v6.payloadAt))).toEqual([1448, 1448, 1448, 656, 1428, 1428, 144]);
+    for (const f of s.port.sent.slice(0, 4)) expect(l4ChecksumOk(f, v4.ip, v4.l4, f.length, false, 6)).toBe(true);
+    for (const f of s.port.sent.slice(4)) expect(l4ChecksumOk(f, v6.ip, v6.l4, f.length, true, 6)).toBe(true);
+    expect(s.dev.stats).toMatchObject({ txFrames: 7, txTsoPackets: 2, malformed: 1, txDropped: 1 });
+    // Without the features the same packets are malformed (§5.1.6.2.1).
+    const plain = session({ csum: true });
+    plain.postTx(0, withHeader(v4.frame, { flags: 1, gso: 1, gsoSize: 1448, csumStart: v4.l4, csumOffset: 16 }), [NET_HDR_BYTES + v4.frame.length]);
+    const noEcn = session({ csum: true, extra: 1n << VIRTIO_NET_F_HOST_TSO4 });
+    noEcn.postTx(0, withHeader(v4.frame, { flags: 1, gso: 1 | 0x80, gsoSize: 1448, csumStart: v4.l4, csumOffset: 16 }), [NET_HDR_BYTES + v4.frame.length]);
+    for (const other of [plain, noEcn]) {
+      other.dev.notify(1);
+      expect(other.port.sent).toHaveLength(0);
+      expect(other.dev.stats).toMatchObject({ malformed: 1 });
+    }
+  });
+
+  it('marks received frames DATA_VALID when GUEST_CSUM is negotiated and their TCP/UDP checksum is right (§5.1.6.4)', () => {
+    const good = buildPacket({ payload: frameOf(300), protocol: 'udp' }).frame;
+    const bad = good.slice();
+    bad[bad.length - 1]! ^= 0x40;
+    const flagsOf = (extra: bigint) => {
+      const s = session({ extra });
+      s.postRx([2048, 2048]);
+      s.port.sink!.receive(good);
+      s.port.sink!.receive(bad);
+      const flags = [0, 1].map((i) => {
+        const b = new Uint8Array(1);
+        s.mem.read(BUF + 0x2000 * i, b);
+        return b[0];
+      });
+      return { flags, stats: s.dev.stats };
+    };
+    expect(flagsOf(1n << VIRTIO_NET_F_GUEST_CSUM)).toMatchObject({ flags: [2, 0], stats: { rxFrames: 2, rxChecksumValid: 1 } });
+    expect(flagsOf(0n)).toMatchObject({ flags: [0, 0], stats: { rxFrames: 2, rxChecksumValid: 0 } });
   });
 
   it('a malformed transmit chain (a loop) is a VirtqueueError for the transport (DEVICE_NEEDS_RESET)', () => {

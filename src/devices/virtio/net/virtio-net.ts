@@ -1,13 +1,21 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import type { SplitVirtqueue } from '../queue/split-virtqueue.js';
+import { completeChecksum, l4ChecksumValid } from './internet-checksum.js';
+import { segmentTcp } from './tcp-segmentation.js';
 import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
 
 // virtio-net, the network device: virtio 1.2 §5.1. Two queues, receiveq1 (0) and transmitq1
 // (1); no control queue (the device delivers every frame, so the driver's filters are moot).
-// One offload: VIRTIO_NET_F_CSUM, the device completes the transmit checksums the driver left
-// partial (NEEDS_CSUM); no segmentation (TSO/UFO) and no GUEST_CSUM (received frames come with
-// flags 0, so the guest checks their checksums itself). Every buffer starts with
+// Offloads, all for the emulated guest's sake (its kernel runs far slower than this host code):
+// - VIRTIO_NET_F_CSUM: the device completes transmit checksums the driver left partial (NEEDS_CSUM);
+// - VIRTIO_NET_F_HOST_TSO4/6 (+HOST_ECN): the driver sends TCP packets of up to 64 KiB and the
+//   device cuts them into gso_size segments (tcp-segmentation.ts), so every backend still sees
+//   ordinary wire-sized frames;
+// - VIRTIO_NET_F_GUEST_CSUM: the device checks the TCP/UDP checksum of each received frame and
+//   sets DATA_VALID when it is right, so the guest does not sum it again.
+// Not offered: GUEST_TSO/UFO (would need the device to merge received segments), HOST_UFO/USO.
+// Every buffer starts with
 //   struct virtio_net_hdr { u8 flags; u8 gso_type; le16 hdr_len; le16 gso_size;
 //                           le16 csum_start; le16 csum_offset; le16 num_buffers; }   (§5.1.6)
 // which is 12 bytes whenever VERSION_1 is negotiated (always, on virtio-mmio version 2).
@@ -16,13 +24,20 @@ import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigFie
 export const VIRTIO_NET_F_CSUM = 0n;
 export const VIRTIO_NET_F_GUEST_CSUM = 1n;
 export const VIRTIO_NET_F_MAC = 5n;
+export const VIRTIO_NET_F_HOST_TSO4 = 11n;
+export const VIRTIO_NET_F_HOST_TSO6 = 12n;
+export const VIRTIO_NET_F_HOST_ECN = 13n;
 export const VIRTIO_NET_F_MRG_RXBUF = 15n;
 export const VIRTIO_NET_F_STATUS = 16n;
 /** Config `status`, §5.1.4. */
 export const VIRTIO_NET_S_LINK_UP = 1;
-/** virtio_net_hdr gso_type NONE and flags, §5.1.6. */
+/** virtio_net_hdr gso_type values and flags, §5.1.6. */
 const GSO_NONE = 0;
+const GSO_TCPV4 = 1;
+const GSO_TCPV6 = 4;
+const GSO_ECN = 0x80;
 const HDR_F_NEEDS_CSUM = 1;
+const HDR_F_DATA_VALID = 2;
 
 /** The header before every frame (§5.1.6, VERSION_1). */
 export const NET_HDR_BYTES = 12;
@@ -32,6 +47,8 @@ export const TX_QUEUE = 1;
 /** Ethernet frames the device passes, either way (no FCS): an Ethernet header … MTU 65535 + header. */
 export const NET_MIN_FRAME = 14;
 export const NET_MAX_FRAME = 65550;
+/** The largest TSO packet a driver may hand over: Ethernet, two VLAN tags, an IPv6 header and a 16-bit payload length. */
+export const NET_MAX_TSO_PACKET = 14 + 8 + 40 + 65535;
 /**
  * Frames from the network held while the guest has no receive buffers posted. Past it new
  * frames are dropped (as a full NIC ring drops), so a flooding peer costs bounded memory.
@@ -78,8 +95,12 @@ export interface VirtioNetOptions {
 export interface VirtioNetStats {
   /** Frames the guest sent that went to the backend. */
   txFrames: number;
+  /** TSO packets the guest sent (each became one or more of the txFrames). */
+  txTsoPackets: number;
   /** Frames put in the guest's receive buffers. */
   rxFrames: number;
+  /** Of those, frames marked DATA_VALID (checksum checked by the device, GUEST_CSUM). */
+  rxChecksumValid: number;
   /** Guest frames not sent: malformed. */
   txDropped: number;
   /** Network frames not delivered: driver not ready, pending queue full, no buffer big enough, malformed. */
@@ -97,16 +118,17 @@ export interface VirtioNetStats {
  */
 export class VirtioNet implements VirtioDevice {
   readonly type = VirtioDeviceId.net;
-  readonly features = (1n << VIRTIO_NET_F_CSUM) | (1n << VIRTIO_NET_F_MAC) | (1n << VIRTIO_NET_F_STATUS) | (1n << VIRTIO_NET_F_MRG_RXBUF);
+  readonly features = [VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MAC, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6,
+    VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS].reduce((all, bit) => all | (1n << bit), 0n);
   readonly queueSizes = [NET_QUEUE_SIZE, NET_QUEUE_SIZE];
   readonly configSize = CONFIG_SIZE;
-  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, txDropped: 0, rxDropped: 0, malformed: 0 };
+  readonly stats: VirtioNetStats = { txFrames: 0, txTsoPackets: 0, rxFrames: 0, rxChecksumValid: 0, txDropped: 0, rxDropped: 0, malformed: 0 };
   readonly mac: Uint8Array;
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private active: VirtioActivation | undefined;
   private mergeable = false;
-  /** VIRTIO_NET_F_CSUM negotiated: transmit headers may carry NEEDS_CSUM. */
-  private csum = false;
+  /** Negotiated offloads (§5.1.3): what transmit headers may ask for, what receive headers may say. */
+  private offloads = { csum: false, guestCsum: false, tso4: false, tso6: false, ecn: false };
   /** Frames from the network waiting for receive buffers (FIFO). */
   private pending: Uint8Array[] = [];
   /** Receive chains taken from the ring but not yet used (a frame that did not fit them all yet). */
@@ -140,7 +162,11 @@ export class VirtioNet implements VirtioDevice {
     this.active = activation;
     this.broken = false;
     this.mergeable = ((activation.features >> VIRTIO_NET_F_MRG_RXBUF) & 1n) === 1n;
-    this.csum = ((activation.features >> VIRTIO_NET_F_CSUM) & 1n) === 1n;
+    const has = (bit: bigint) => ((activation.features >> bit) & 1n) === 1n;
+    this.offloads = {
+      csum: has(VIRTIO_NET_F_CSUM), guestCsum: has(VIRTIO_NET_F_GUEST_CSUM),
+      tso4: has(VIRTIO_NET_F_HOST_TSO4), tso6: has(VIRTIO_NET_F_HOST_TSO6), ecn: has(VIRTIO_NET_F_HOST_ECN),
+    };
   }
 
   /** §2.4: forgets the session, the frames waiting and the buffers held. */
@@ -207,26 +233,12 @@ export class VirtioNet implements VirtioDevice {
     // may process available buffers whenever it likes).
     for (let chain = this.txBlocked() ? undefined : q.pop(); chain; chain = this.txBlocked() ? undefined : q.pop()) {
       used = true;
-      const length = chain.readableBytes - NET_HDR_BYTES;
       header.fill(0);
       chain.read(a.mem, 0, header);
-      // §5.1.6.2: device-readable buffers only; flags may be NEEDS_CSUM only with CSUM, and
-      // gso_type must be NONE (no HOST_TSO/UFO offered) (§5.1.6.2.1).
-      const flags = header[0]!;
-      const bad = chain.writable.length > 0 || length < NET_MIN_FRAME || length > NET_MAX_FRAME ||
-        (flags !== 0 && !(this.csum && flags === HDR_F_NEEDS_CSUM)) || header[1] !== GSO_NONE;
-      let frame: Uint8Array | undefined;
-      if (!bad) {
-        frame = new Uint8Array(length);
-        chain.read(a.mem, NET_HDR_BYTES, frame);
-        if (flags === HDR_F_NEEDS_CSUM) {
-          const h = new DataView(header.buffer);
-          if (!completeChecksum(frame, h.getUint16(6, true), h.getUint16(8, true))) frame = undefined;
-        }
-      }
-      if (frame) {
-        this.stats.txFrames++;
-        this.port.send(frame);
+      const frames = chain.writable.length > 0 ? undefined : this.framesToSend(a, chain, header);
+      if (frames) {
+        for (const frame of frames) this.port.send(frame);
+        this.stats.txFrames += frames.length;
       } else {
         this.stats.malformed++;
         this.stats.txDropped++;
@@ -234,6 +246,37 @@ export class VirtioNet implements VirtioDevice {
       q.push(chain.head, 0); // §5.1.6.2: nothing written into a transmit buffer
     }
     if (used) a.interrupt.usedBuffer(q);
+  }
+
+  /**
+   * The wire frames one transmit chain stands for (§5.1.6.2), or undefined when it breaks the
+   * rules: flags other than NEEDS_CSUM (and that only with CSUM), a gso_type whose feature was not
+   * negotiated (§5.1.6.2.1), a size outside the limits, a partial checksum outside the frame or a
+   * TSO packet that is not well-formed TCP.
+   */
+  private framesToSend(a: VirtioActivation, chain: DescriptorChain, header: Uint8Array): Uint8Array[] | undefined {
+    const h = new DataView(header.buffer);
+    const flags = header[0]!;
+    const gsoType = header[1]! & ~GSO_ECN;
+    const o = this.offloads;
+    const tso = (gsoType === GSO_TCPV4 && o.tso4) || (gsoType === GSO_TCPV6 && o.tso6);
+    const length = chain.readableBytes - NET_HDR_BYTES;
+    if ((flags !== 0 && !(o.csum && flags === HDR_F_NEEDS_CSUM)) || (gsoType !== GSO_NONE && !tso) ||
+      ((header[1]! & GSO_ECN) !== 0 && !(tso && o.ecn)) ||
+      length < NET_MIN_FRAME || length > (tso ? NET_MAX_TSO_PACKET : NET_MAX_FRAME)) return undefined;
+    const frame = new Uint8Array(length);
+    chain.read(a.mem, NET_HDR_BYTES, frame);
+    const csumStart = h.getUint16(6, true);
+    if (tso) {
+      // Every segment's checksum is computed afresh, so the partial one is not needed; csum_start
+      // only has to agree with where the TCP header is.
+      const result = segmentTcp(frame, { ipv6: gsoType === GSO_TCPV6, segmentSize: h.getUint16(4, true), tcpStart: flags === HDR_F_NEEDS_CSUM ? csumStart : undefined });
+      if ('error' in result) return undefined;
+      this.stats.txTsoPackets++;
+      return result.segments;
+    }
+    if (flags === HDR_F_NEEDS_CSUM && !completeChecksum(frame, csumStart, h.getUint16(8, true))) return undefined;
+    return [frame];
   }
 
   private txBlocked(): boolean {
@@ -295,7 +338,12 @@ export class VirtioNet implements VirtioDevice {
       }
       const chains = this.held.splice(0, count);
       const bytes = new Uint8Array(need);
-      // flags 0, gso_type NONE, num_buffers: how many buffers this frame spans (1 without MRG_RXBUF, §5.1.6.4).
+      // flags: DATA_VALID when the checksum was checked (GUEST_CSUM), gso_type NONE, num_buffers:
+      // how many buffers this frame spans (1 without MRG_RXBUF, §5.1.6.4).
+      if (this.offloads.guestCsum && l4ChecksumValid(frame)) {
+        bytes[0] = HDR_F_DATA_VALID;
+        this.stats.rxChecksumValid++;
+      }
       new DataView(bytes.buffer).setUint16(10, chains.length, true);
       bytes.set(frame, NET_HDR_BYTES);
       let at = 0;
@@ -329,25 +377,3 @@ export class VirtioNet implements VirtioDevice {
   }
 }
 
-/**
- * §5.1.6.2 checksum completion: the Internet checksum (RFC 1071: ones' complement of the ones'
- * complement sum of big-endian 16-bit words, an odd last byte padded with zero) of the bytes from
- * `start` to the end of the frame, stored at `start + offset`. The driver has put the sum of
- * what lies outside that range (the pseudo-header) in the field, so it is summed along. A result
- * of 0 is stored as 0xffff, as Linux's skb_checksum_help does (both mean zero in ones'
- * complement; UDP reserves 0 for "no checksum"). Returns false when the field is not inside
- * the frame.
- */
-export function completeChecksum(frame: Uint8Array, start: number, offset: number): boolean {
-  const at = start + offset;
-  if (start >= frame.length || at + 2 > frame.length) return false;
-  let sum = 0;
-  let i = start;
-  for (; i + 1 < frame.length; i += 2) sum += (frame[i]! << 8) | frame[i + 1]!;
-  if (i < frame.length) sum += frame[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  const check = ~sum & 0xffff || 0xffff;
-  frame[at] = check >> 8;
-  frame[at + 1] = check & 0xff;
-  return true;
-}
