@@ -7,12 +7,15 @@
 // and the ratio (ours ÷ QEMU's, time), then the median ping round trip of each client to the
 // server and its ratio (latency). Both clients receive from the same kind of QEMU sender,
 // so the figure includes QEMU's TCG on the sending side. Not a test: it never fails.
+// --backend pair: both VMs of one kind — a typervisor server (`--net socket:listen:PATH`) and
+// client against a QEMU server and client — so the sending side is measured too (where the
+// device's TCP segmentation offload works; QEMU's stream netdev offers no offloads).
 // --backend user: guest → host TCP through passt instead. The guest (typervisor with
 // `--net user`, or QEMU with `-netdev stream` to a passt of its own, both configured by the
 // default guest's DHCP) sends BYTES of zeros with nc to a sink on the host's loopback, reached
 // through the gateway address; timed inside the guest from the first byte until the host has
 // them all and closes.
-//   node bench/net-throughput.mjs [--rounds N] [--mib M] [--backend socket|user]
+//   node bench/net-throughput.mjs [--rounds N] [--mib M] [--backend socket|pair|user]
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,7 +32,7 @@ const rounds = Number(arg('--rounds', '1')) || 1;
 const bytes = (Number(arg('--mib', '32')) || 32) * 2 ** 20;
 const APPEND = 'console=ttyS0 quiet loglevel=0';
 const backend = arg('--backend', 'socket');
-if (backend !== 'socket' && backend !== 'user') throw new Error(`--backend ${backend}: use socket or user`);
+if (!['socket', 'pair', 'user'].includes(backend)) throw new Error(`--backend ${backend}: use socket, pair or user`);
 
 const { ensureDefaultGuest, commandInitramfs } = await import(path.join(root, 'dist/host/guest-image/index.js'));
 const guest = await ensureDefaultGuest({ progress: (m) => process.stderr.write(`fetching the default guest: ${m}\n`) });
@@ -60,7 +63,9 @@ const qemuArgs = (initrdPath, netdev, mac) => ['-machine', 'virt', '-m', '512M',
 /** One round: starts the QEMU server, runs the client to its end, returns the pull's guest seconds. */
 async function round(client, i) {
   const sock = path.join(work, `seg-${client}-${i}.sock`);
-  const server = spawn('qemu-system-riscv64', qemuArgs(serverInitrd, `stream,id=n0,server=on,addr.type=unix,addr.path=${sock}`, '52:54:00:12:34:99'), { stdio: 'ignore' });
+  const server = backend === 'pair' && client === 'typervisor'
+    ? spawn(process.execPath, [path.join(root, 'bin/typervisor.js'), 'run', '--net', `socket:listen:${sock},mac=52:54:00:12:34:99`, '--', 'sh', '-c', SERVER], { stdio: 'ignore' })
+    : spawn('qemu-system-riscv64', qemuArgs(serverInitrd, `stream,id=n0,server=on,addr.type=unix,addr.path=${sock}`, '52:54:00:12:34:99'), { stdio: 'ignore' });
   try {
     while (!existsSync(sock)) await new Promise((r) => setTimeout(r, 100));
     const [cmd, args] = client === 'typervisor'
@@ -135,10 +140,10 @@ async function roundUser(client, i) {
 
 console.log(backend === 'user'
   ? `${bytes / 2 ** 20} MiB guest → host loopback through passt (--net user / -netdev stream to passt); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`
-  : `${bytes / 2 ** 20} MiB QEMU guest → client guest over a -netdev stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  : `${bytes / 2 ** 20} MiB ${backend === 'pair' ? 'server guest → client guest of the same kind' : 'QEMU guest → client guest'} over a stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const ours = [];
 const qemu = [];
-/** Average ping round trips (ms) to the QEMU server, per client kind (socket backend only). */
+/** Average ping round trips (ms) to the server, per client kind (socket and pair backends). */
 const rtts = { typervisor: [], qemu: [] };
 const mibs = (s) => (bytes / 2 ** 20 / s).toFixed(2);
 for (let i = 0; i < rounds; i++) {
@@ -151,8 +156,8 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`typervisor ${backend === 'user' ? 'sender' : 'client'}: ${median(ours).toFixed(2)} s = ${mibs(median(ours))} MiB/s (median of ${rounds})`);
 console.log(`qemu ${backend === 'user' ? 'sender' : 'client'}:       ${median(qemu).toFixed(2)} s = ${mibs(median(qemu))} MiB/s (median of ${rounds})`);
 console.log(`ratio typervisor/qemu: ${(median(ours) / median(qemu)).toFixed(2)} (time; lower is better)`);
-if (backend === 'socket' && rtts.typervisor.every(Number.isFinite) && rtts.qemu.every(Number.isFinite)) {
+if (backend !== 'user' && rtts.typervisor.every(Number.isFinite) && rtts.qemu.every(Number.isFinite)) {
   const [o, q] = [median(rtts.typervisor), median(rtts.qemu)];
-  console.log(`ping round trip to the QEMU server: typervisor ${o.toFixed(3)} ms, qemu ${q.toFixed(3)} ms, ratio ${(o / q).toFixed(2)} (lower is better)`);
+  console.log(`ping round trip to the ${backend === 'pair' ? '' : 'QEMU '}server: typervisor ${o.toFixed(3)} ms, qemu ${q.toFixed(3)} ms, ratio ${(o / q).toFixed(2)} (lower is better)`);
 }
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
