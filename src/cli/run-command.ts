@@ -10,7 +10,7 @@ import { openShares, parseShareSpec } from '../host/share-option.js';
 import { Machine, type MachineOptions } from '../vmm/machine.js';
 import { CONSOLE_KINDS, DEVICE_TYPES, disksOf, nicsOf, parseMemorySize, validateBios, validateMachineConfig, validateMemBytes, type DeviceConfig, type MachineConfig } from '../vmm/machine-config.js';
 import { devicesFromFlags, type DeviceFlags } from './device-flags.js';
-import { checkDistinctMacs, closeNets, openNets, parseNetSpec } from '../host/net-spec.js';
+import { checkDistinctMacs, closeNets, dhcpInterfaces, openNets, parseNetSpec } from '../host/net-spec.js';
 import { VIRTIO_SLOTS } from '../board/memory-map.js';
 import type { CliStreams } from './cli-streams.js';
 
@@ -117,8 +117,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(terminal.isTTY && terminal.columns && terminal.rows ? { terminalSize: { columns: terminal.columns, rows: terminal.rows } } : {}),
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(initrd ? { initrd } : {}),
-      // NIC i is eth<i> in the guest (probed in slot order); passt's NICs get DHCP from /init.
-      dhcp: netSpecs.flatMap((s, i) => (s.kind === 'user' ? [`eth${i}`] : [])),
+      dhcp: dhcpInterfaces(netSpecs),
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
     return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));

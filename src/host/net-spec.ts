@@ -104,6 +104,11 @@ function openBackend(spec: NetSpec, options: NetSocketOptions): Promise<NicConfi
   }
 }
 
+/** The guest interfaces /init configures by DHCP: NIC i is eth<i> (probed in slot order), and passt's NICs get DHCP. */
+export function dhcpInterfaces(specs: readonly NetSpec[]): string[] {
+  return specs.flatMap((s, i) => (s.kind === 'user' ? [`eth${i}`] : []));
+}
+
 /** Opens each spec's backend (rate-limited where asked); if one fails, those already open are closed. */
 export async function openNets(specs: readonly NetSpec[], options: NetSocketOptions = {}): Promise<NicConfig[]> {
   const nics: NicConfig[] = [];
