@@ -42,6 +42,9 @@ describe('typervisor run --net', () => {
     const dup = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', `socket:listen:${join(dir, 'x')}`, '--net', `socket:${none},mac=52:54:00:12:34:56`]);
     expect(dup.stderr).toMatch(/have the same MAC 52:54:00:12:34:56/);
     expect(existsSync(join(dir, 'x'))).toBe(false);
+    const dns = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', 'user,dns=127.0.0.1']);
+    expect(dns.status).toBe(1);
+    expect(dns.stderr).toMatch(/^typervisor: --net user,dns=127\.0\.0\.1: dns=127\.0\.0\.1: 127\.0\.0\.1 is a loopback address, which in the guest is the guest itself\nhint: for a resolver on the host's 127\.0\.0\.1:53, give the gateway address/);
   });
 
   it('--net user starts passt (fake: TYPERVISOR_PASST) for the run and has stopped it when run returns', async () => {
@@ -70,7 +73,7 @@ setInterval(() => {}, 1000);
     process.env['TYPERVISOR_PASST'] = fake;
     let during: boolean | undefined;
     try {
-      const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', 'user,hostfwd=udp::15353-:53'], (h: FakeHart) => {
+      const r = await cli(['run', '--bios', 'none', '--kernel', kernel, '--net', 'user,hostfwd=udp::15353-:53,dns=192.0.2.1'], (h: FakeHart) => {
         // A loaded machine may start node (the fake) slowly: come back on the next slice.
         if (!existsSync(log) || !readFileSync(log, 'utf8').endsWith('\n')) return RunExit.Budget;
         const [pid] = JSON.parse(readFileSync(log, 'utf8')) as [number];
@@ -84,7 +87,7 @@ setInterval(() => {}, 1000);
       else process.env['TYPERVISOR_PASST'] = old;
     }
     const [pid, ...args] = JSON.parse(readFileSync(log, 'utf8')) as [number, ...string[]];
-    expect(args).toEqual(['-f', '-q', '-F', '3', '-u', '15353:53']);
+    expect(args).toEqual(['-f', '-q', '-F', '3', '-u', '15353:53', '-D', '192.0.2.1']);
     expect(during).toBe(true);
     expect(alive(pid)).toBe(false);
   });

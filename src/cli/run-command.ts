@@ -60,7 +60,7 @@ export function addMachineOptions(cmd: Command): Command {
     .option('--balloon <size>', 'add a virtio-balloon asking the guest to give back SIZE of its RAM from the start, e.g. 128M (0 = none yet)')
     .option(
       '--net <spec>',
-      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]… is user-mode networking through passt (the default guest gets it by DHCP), socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
+      'attach a virtio-net NIC (repeatable; eth0, eth1, … in order): user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]…[,dns=ADDR]… is user-mode networking through passt (the default guest gets it by DHCP; dns= names its resolver), socket:PATH connects to a QEMU `-netdev stream,server=on,addr.type=unix,addr.path=PATH`, socket:listen:PATH listens there; [,mac=52:54:00:12:34:56] (default: …:56 + NIC index)',
       (spec: string, all: string[]) => [...all, spec],
       [] as string[],
     );

@@ -21,6 +21,20 @@ describe('--net specs', () => {
     expect(spec).toMatchObject({ kind: 'user', mac: '02:00:00:00:00:01' });
     expect(spec.forwards.map((f) => [f.protocol, f.hostPort, f.guestPort])).toEqual([['tcp', 8080, 80], ['udp', 5353, 53]]);
   });
+  it('parses user with dns= resolvers, in order; without any the spec has no dns', () => {
+    expect(parseNetSpec('user,dns=192.0.2.1,hostfwd=udp::5353-:53,dns=198.51.100.7', 0)).toMatchObject({ kind: 'user', dns: ['192.0.2.1', '198.51.100.7'] });
+    expect(parseNetSpec('user', 0).dns).toBeUndefined();
+  });
+  it('refuses malformed dns= options with the whole --net in front', () => {
+    expect(() => parseNetSpec('user,dns=10.0.2', 0)).toThrow(/^--net user,dns=10\.0\.2: dns=10\.0\.2: '10\.0\.2' is not an IPv4 address$/);
+    expect(() => parseNetSpec('user,dns=', 0)).toThrow(/^--net user,dns=: dns=: no address$/);
+    expect(() => parseNetSpec('user,dns', 0)).toThrow(/^--net user,dns: unknown option 'dns'$/);
+    expect(() => parseNetSpec('user,dns=127.0.0.53', 0)).toThrow(/^--net user,dns=127\.0\.0\.53: dns=127\.0\.0\.53: 127\.0\.0\.53 is a loopback address/);
+    expect(() => parseNetSpec('user,dns=192.0.2.1,dns=192.0.2.1', 0)).toThrow(/^--net user,dns=192\.0\.2\.1,dns=192\.0\.2\.1: dns=192\.0\.2\.1 is given twice$/);
+    expect(() => parseNetSpec('user,dns=192.0.2.1,dns=192.0.2.2,dns=192.0.2.3,dns=192.0.2.4', 0)).toThrow(/4 dns= options; at most 3 are allowed/);
+    expect(() => parseNetSpec('socket:/a,dns=192.0.2.1', 0)).toThrow(/unknown option 'dns=192\.0\.2\.1'/);
+    expect(() => parseNetSpec('switch:a,dns=192.0.2.1', 0)).toThrow(/unknown option/);
+  });
   it('refuses malformed user options, naming the --net and the option', () => {
     expect(() => parseNetSpec('user,hostfwd=tcp::70000-:80', 0)).toThrow(/^--net user,hostfwd=tcp::70000-:80: hostfwd=tcp::70000-:80: host port 70000 is out of range/);
     expect(() => parseNetSpec('user:foo', 0)).toThrow(/'user' takes options after a comma/);

@@ -4,6 +4,7 @@ import { TypervisorError } from '../core/errors.js';
 import { defaultMac, formatMac, parseMac } from '../network/mac-address.js';
 import { RateLimitedBackend, type RateLimit } from '../network/rate-limited-backend.js';
 import type { NicConfig } from '../vmm/machine-config.js';
+import { checkDnsServers, DNS_SYNTAX, parseDnsServer } from './dns-option.js';
 import { checkDistinctForwards, HOSTFWD_SYNTAX, parseHostForward, type HostForward } from './host-forward.js';
 import { parseRateLimit, RATE_KEYS } from './net-rate-option.js';
 import { connectNetSocket, listenNetSocket, type NetSocketOptions } from './net-socket.js';
@@ -22,6 +23,8 @@ export interface NetSpec {
   readonly listen: boolean;
   /** `user`'s hostfwd= options (empty for the others). */
   readonly forwards: readonly HostForward[];
+  /** `user`'s dns= resolvers, in order (absent: passt hands out the host's). */
+  readonly dns?: readonly string[];
   /** Normalized; the default (by NIC index) when not given. */
   readonly mac: string;
   /** As given, for messages. */
@@ -31,7 +34,7 @@ export interface NetSpec {
 }
 
 const SYNTAX =
-  `--net user[,${HOSTFWD_SYNTAX}]…, socket:PATH, socket:listen:PATH, switch:NAME or tap:IFNAME, each ` +
+  `--net user[,${HOSTFWD_SYNTAX}]…[,${DNS_SYNTAX}], socket:PATH, socket:listen:PATH, switch:NAME or tap:IFNAME, each ` +
   '[,mac=52:54:00:xx:xx:xx][,rate=BYTES_PER_S[,burst=BYTES]][,pps=N] (write ",," for a comma in PATH)';
 
 /** Rethrows a TypervisorError from a part of the spec with the whole `--net` value in front. */
@@ -64,20 +67,24 @@ export function parseNetSpec(text: string, index: number): NetSpec {
   if (kind === 'tap') checkTapName(path, text);
   let mac = defaultMac(index);
   const forwards: HostForward[] = [];
+  const dns: string[] = [];
   const rateOptions = new Map<string, string>();
   for (const { key, value, text: option } of options) {
     if (key === 'mac' && value !== undefined) {
       mac = within(text, () => formatMac(parseMac(value)));
     } else if (kind === 'user' && key === 'hostfwd' && value !== undefined) {
       forwards.push(within(text, () => parseHostForward(value)));
+    } else if (kind === 'user' && key === 'dns' && value !== undefined) {
+      dns.push(within(text, () => parseDnsServer(value)));
     } else if ((RATE_KEYS as readonly string[]).includes(key) && value !== undefined) {
       rateOptions.set(key, value);
     } else {
       throw new TypervisorError(`--net ${text}: unknown option '${option}'`, { hint: `use ${SYNTAX}` });
     }
   }
+  within(text, () => checkDnsServers(dns));
   const rate = within(text, () => parseRateLimit(rateOptions));
-  return { kind, path, listen, forwards, mac, text, ...(rate ? { rate } : {}) };
+  return { kind, path, listen, forwards, ...(dns.length ? { dns } : {}), mac, text, ...(rate ? { rate } : {}) };
 }
 
 /** Checks that no two NICs of one VM share a MAC, and no two forwards a host port. */
@@ -94,7 +101,7 @@ export function checkDistinctMacs(specs: readonly NetSpec[]): void {
 function openBackend(spec: NetSpec, options: NetSocketOptions): Promise<NicConfig['backend']> {
   switch (spec.kind) {
     case 'user':
-      return startPasst({ ...options, forwards: spec.forwards, name: `--net ${spec.text}` });
+      return startPasst({ ...options, forwards: spec.forwards, ...(spec.dns ? { dns: spec.dns } : {}), name: `--net ${spec.text}` });
     case 'switch':
       return connectSwitch(spec.path, options);
     case 'tap':

@@ -70,6 +70,16 @@ describe('the passt supervisor (fake passt)', () => {
     expect(alive(pid)).toBe(false);
   });
 
+  it('passes dns= resolvers as -D, after the forwards', { timeout: 20_000 }, async () => {
+    const { started } = withFake('echo');
+    const backend = await startPasst({ command: fake, forwards: [parseHostForward('udp::18433-:53')], dns: ['192.0.2.1', '198.51.100.7'] });
+    try {
+      expect(started()[0]!.args).toEqual(['-f', '-q', '-F', '3', '-u', '18433:53', '-D', '192.0.2.1', '-D', '198.51.100.7']);
+    } finally {
+      backend.close();
+      await backend.exited;
+    }
+  });
   it('kills a passt that ignores SIGTERM after the grace period', { timeout: 20_000 }, async () => {
     const { started } = withFake('ignore-term');
     const backend = await startPasst({ command: fake, graceMs: 300 });

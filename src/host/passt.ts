@@ -20,6 +20,7 @@ import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { TypervisorError } from '../core/errors.js';
 import type { NetBackend, NetSink } from '../network/net-backend.js';
+import { passtDnsArgs } from './dns-option.js';
 import { passtForwardArgs, type HostForward } from './host-forward.js';
 import { StreamSocketBackend, type NetSocketOptions } from './net-socket.js';
 
@@ -27,6 +28,8 @@ export const PASST_INSTALL_HINT = 'install it: apt-get install passt (Debian, Ub
 
 export interface PasstOptions extends NetSocketOptions {
   readonly forwards?: readonly HostForward[];
+  /** Resolvers the guest is told by DHCP (passt's -D; src/host/dns-option.ts); default: the host's. */
+  readonly dns?: readonly string[];
   /** The passt executable; default: $TYPERVISOR_PASST, else `passt` on $PATH. */
   readonly command?: string;
   /**
@@ -180,8 +183,8 @@ export async function startPasst(options: PasstOptions = {}): Promise<PasstBacke
   await checkHostPorts(forwards, name);
 
   // -f: stay in the foreground (our child, same pid: it execs its AVX2 build in place); -q:
-  // quiet; -F 3: the connected socket is fd 3.
-  const args = ['-f', '-q', '-F', '3', ...passtForwardArgs(forwards)];
+  // quiet; -F 3: the connected socket is fd 3; -D: the guest's resolvers (dns=).
+  const args = ['-f', '-q', '-F', '3', ...passtForwardArgs(forwards), ...passtDnsArgs(options.dns ?? [])];
   // detached: its own process group, so a Ctrl-C meant for the terminal's foreground job does
   // not kill it behind the VM's back (typervisor stops it).
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true });
