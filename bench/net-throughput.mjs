@@ -14,10 +14,12 @@
 // `--net user`, or QEMU with `-netdev stream` to a passt of its own, both configured by the
 // default guest's DHCP) sends BYTES of zeros with nc to a sink on the host's loopback, reached
 // through the gateway address; timed inside the guest from the first byte until the host has
-// them all and closes.
+// them all and closes. Then bench/programs/tcp-rtt.c (built with gcc-riscv64-linux-gnu) times
+// 200 one-byte TCP round trips to an echo server on the host's loopback (latency through passt).
+// Both guests boot the same kernel and initramfs.
 //   node bench/net-throughput.mjs [--rounds N] [--mib M] [--backend socket|pair|user]
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +97,20 @@ const sink = createServer((socket) => {
 await new Promise((r) => sink.listen({ port: 0, host: '127.0.0.1' }, r));
 sink.unref();
 const sinkPort = sink.address().port;
+// The latency probe, built for the guest and added to its initramfs as /tcp-rtt.
+const rttProgram = path.join(root, 'bench/build/tcp-rtt');
+if (backend === 'user') {
+  mkdirSync(path.dirname(rttProgram), { recursive: true });
+  const cc = spawnSync('riscv64-linux-gnu-gcc', ['-static', '-O2', '-o', rttProgram, path.join(root, 'bench/programs/tcp-rtt.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build bench/programs/tcp-rtt.c (apt-get install gcc-riscv64-linux-gnu): ${cc.stderr ?? cc.error}`);
+}
+const echo = createServer((socket) => {
+  socket.setNoDelay(true);
+  socket.on('data', (b) => socket.write(b));
+  socket.on('error', () => {});
+});
+await new Promise((r) => echo.listen({ port: 0, host: '127.0.0.1' }, r));
+echo.unref();
 const PUSH = [
   'gw=$(ip route | awk \'/^default/{print $3}\')',
   't0=$(cut -d" " -f1 /proc/uptime)',
@@ -102,8 +118,15 @@ const PUSH = [
   `dd if=/dev/zero bs=65536 count=${Math.ceil(bytes / 65536)} 2>/dev/null | nc $gw ${sinkPort}`,
   't1=$(cut -d" " -f1 /proc/uptime)',
   `echo "pulled=${bytes} t0=$t0 t1=$t1"`,
+  `/tcp-rtt $gw ${echo.address().port} 200`,
 ].join('; ');
-const pushInitrd = backend === 'user' ? initrd('push.cpio', PUSH) : undefined;
+let pushInitrd;
+if (backend === 'user') {
+  const { writeCpioNewc } = await import(path.join(root, 'dist/core/cpio-newc.js'));
+  const tool = writeCpioNewc([{ type: 'file', name: 'tcp-rtt', data: new Uint8Array(readFileSync(rttProgram)), mode: 0o755, mtime: 0 }]);
+  pushInitrd = path.join(work, 'push.cpio');
+  writeFileSync(pushInitrd, Buffer.concat([readFileSync(guest.initramfsPath), tool, commandInitramfs(['sh', '-c', PUSH])]));
+}
 
 /** One round of --backend user: returns the push's guest seconds. */
 async function roundUser(client, i) {
@@ -111,7 +134,7 @@ async function roundUser(client, i) {
   let cmd;
   let args;
   if (client === 'typervisor') {
-    [cmd, args] = [process.execPath, [path.join(root, 'bin/typervisor.js'), 'run', '--net', 'user', '--', 'sh', '-c', PUSH]];
+    [cmd, args] = [process.execPath, [path.join(root, 'bin/typervisor.js'), 'run', '--net', 'user', '--kernel', guest.kernelPath, '--initrd', pushInitrd, '--append', `${APPEND} typervisor.dhcp=eth0`]];
   } else {
     // passt drops root to nobody, who must be able to create the socket: a world-writable
     // folder directly in /tmp (the work folder is private).
@@ -132,6 +155,9 @@ async function roundUser(client, i) {
     const out = stdout + stderr;
     const m = /pulled=(\d+) t0=([\d.]+) t1=([\d.]+)/.exec(out);
     if (!m) throw new Error(`${client}: the push failed:\n${out.slice(-2000)}`);
+    const rtt = /tcp-rtt mean_us=([\d.]+) median_us=([\d.]+)/.exec(out);
+    if (!rtt) throw new Error(`${client}: the round trips failed:\n${out.slice(-2000)}`);
+    rtts[client].push(Number(rtt[2]) / 1000);
     return Number(m[3]) - Number(m[2]);
   } finally {
     passt?.kill('SIGKILL');
@@ -143,7 +169,7 @@ console.log(backend === 'user'
   : `${bytes / 2 ** 20} MiB ${backend === 'pair' ? 'server guest → client guest of the same kind' : 'QEMU guest → client guest'} over a stream UNIX socket; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const ours = [];
 const qemu = [];
-/** Average ping round trips (ms) to the server, per client kind (socket and pair backends). */
+/** Round trips (ms) per client kind: ping's average to the server (socket, pair), tcp-rtt's median to the host's echo server (user). */
 const rtts = { typervisor: [], qemu: [] };
 const mibs = (s) => (bytes / 2 ** 20 / s).toFixed(2);
 for (let i = 0; i < rounds; i++) {
@@ -156,8 +182,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`typervisor ${backend === 'user' ? 'sender' : 'client'}: ${median(ours).toFixed(2)} s = ${mibs(median(ours))} MiB/s (median of ${rounds})`);
 console.log(`qemu ${backend === 'user' ? 'sender' : 'client'}:       ${median(qemu).toFixed(2)} s = ${mibs(median(qemu))} MiB/s (median of ${rounds})`);
 console.log(`ratio typervisor/qemu: ${(median(ours) / median(qemu)).toFixed(2)} (time; lower is better)`);
-if (backend !== 'user' && rtts.typervisor.every(Number.isFinite) && rtts.qemu.every(Number.isFinite)) {
+if (rtts.typervisor.every(Number.isFinite) && rtts.qemu.every(Number.isFinite)) {
   const [o, q] = [median(rtts.typervisor), median(rtts.qemu)];
-  console.log(`ping round trip to the ${backend === 'pair' ? '' : 'QEMU '}server: typervisor ${o.toFixed(3)} ms, qemu ${q.toFixed(3)} ms, ratio ${(o / q).toFixed(2)} (lower is better)`);
+  const what = backend === 'user' ? 'TCP round trip (1 byte, median of 200) to an echo server on the host\'s loopback' : `ping round trip to the ${backend === 'pair' ? '' : 'QEMU '}server`;
+  console.log(`${what}: typervisor ${o.toFixed(3)} ms, qemu ${q.toFixed(3)} ms, ratio ${(o / q).toFixed(2)} (lower is better)`);
 }
 console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
