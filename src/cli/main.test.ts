@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +140,19 @@ describe('typervisor CLI', () => {
     const missing = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--disk', join(dir, 'no-such.qcow2')]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('no-such.qcow2');
+  });
+
+  it('dtb takes --share and --net like run: each gets a slot, and the backend is closed again', async () => {
+    const sock = join(dir, 'dtb-net.sock');
+    const r = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--share', dir, '--net', `socket:listen:${sock}`]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('virtio_mmio@10008000');
+    expect(r.stdout).toContain('virtio_mmio@10007000');
+    expect(r.stdout).not.toContain('virtio_mmio@10006000');
+    expect(existsSync(sock)).toBe(false); // the listener was closed and its socket removed
+    const bad = await cli(['dtb', '--bios', 'none', '--kernel', kernel, '--net', 'socket']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--net socket');
   });
 
   it('reports a bad ELF precisely', async () => {
