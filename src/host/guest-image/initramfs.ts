@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 6;
+export const INITRAMFS_FORMAT = 7;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -98,12 +98,13 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
 /**
  * The guest's /init (PID 1), a busybox sh script:
  *
- * 1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts; links every busybox applet; loads
- *    virtio_mmio, then only the drivers of the virtio devices the board has (DEVICE_MODULES),
- *    in dependency order, saying only which failed; sets the hostname; brings up `lo`. Loading
- *    every module (ext4 alone is 7 MB) cost a fifth of a boot without any device to use them;
- *    `modprobe` finds the others later (modules.dep). Sets the console's size from
- *    `typervisor.size=COLSxROWS` on the kernel command line when present. When the kernel had
+ * 1. mounts /proc, /sys, /dev (devtmpfs), /dev/pts; links every busybox applet; keeps the serial
+ *    ports out of runtime suspend (so the tail of the output is never still queued when the command
+ *    exits, see the script); loads virtio_mmio, then only the drivers of the virtio devices the
+ *    board has (DEVICE_MODULES), in dependency order, saying only which failed; sets the hostname;
+ *    brings up `lo`. Loading every module (ext4 alone is 7 MB) cost a fifth of a boot without any
+ *    device to use them; `modprobe` finds the others later (modules.dep). Sets the console's size
+ *    from `typervisor.size=COLSxROWS` on the kernel command line when present. When the kernel had
  *    no console for /init (console=hvc0: virtio-console appears with virtio_mmio), opens
  *    /dev/console for stdin/out/err once the modules are loaded.
  * 2. If /typervisor/command exists (a command archive was appended): turns off the console's
@@ -128,6 +129,11 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 { ln -s /proc/self/fd /dev/fd; ln -s fd/0 /dev/stdin; ln -s fd/1 /dev/stdout; ln -s fd/2 /dev/stderr; } 2>/dev/null
 /bin/busybox --install -s
+# Keep the serial ports out of runtime suspend. Linux (6.5+) suspends a serial port 500 ms after
+# its last output; a write then only queues the bytes and leaves the transmitter to a kworker
+# that resumes the port. If the command exits first, the hangup that its exit (as session
+# leader) does to its terminal flushes that queue: the output was lost yet the exit status came.
+for c in /sys/class/tty/ttyS*/device/power/control; do echo on >"$c"; done 2>/dev/null
 
 load() { insmod "/lib/modules/${kernelVersion}/$1" 2>/dev/null || echo "typervisor: could not load module $1" >&2; }
 # The virtio-mmio bus first: its devices then appear in /sys/bus/virtio/devices.
@@ -168,7 +174,8 @@ if [ -f /typervisor/command ]; then
   stty -onlcr </dev/console
   setsid cttyhack sh /typervisor/command
   status=$?
-  # stty sets the terminal with TCSADRAIN: it returns once the UART has sent every byte.
+  # stty sets the terminal with TCSADRAIN: it returns once the UART has sent every byte. (What
+  # the command left queued was already flushed by the hangup when it exited: see power/control.)
   stty -onlcr </dev/console 2>/dev/null
   if [ "$status" -eq 0 ]; then code=0x5555; else code=$(( (status << 16) | 0x3333 )); fi
   devmem ${finisher} 32 "$code"
