@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { TypervisorError } from '../core/errors.js';
 import { attachConsoleInput } from '../host/console-input.js';
+import { streamPipeSource, type PipeInputStream } from '../host/stream-pipe-source.js';
 import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
@@ -29,7 +30,12 @@ export interface MachineFlags extends DeviceFlags {
   share?: string[];
   /** `--net user[,hostfwd=…]` / `--net socket:PATH[,mac=…]`, repeatable. */
   net?: string[];
+  /** `run -i`: standard input goes to the command through a virtio-pipe port. */
+  stdin?: boolean;
 }
+
+/** The name of the port that carries `run -i`'s standard input (the default guest's /init looks for it). */
+export const STDIN_PORT_NAME = 'typervisor.stdin';
 
 /** Adds the machine-describing options to a command. */
 export function addMachineOptions(cmd: Command): Command {
@@ -80,7 +86,14 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   const shareSpecs = (opts.share ?? []).map(parseShareSpec);
   const netSpecs = (opts.net ?? []).map((text, i) => parseNetSpec(text, i));
   checkDistinctMacs(netSpecs);
-  const count = devices.length + diskSpecs.length + shareSpecs.length + netSpecs.length;
+  if (opts.stdin && command.length === 0) {
+    throw new TypervisorError('-i gives standard input to a command, and none was given', { hint: 'e.g. echo hi | typervisor run -i -- cat' });
+  }
+  if (opts.stdin && opts.kernel !== undefined) {
+    throw new TypervisorError('-i works with the default guest only (its /init connects the port)', { hint: 'drop --kernel, or read /dev/vport*p0 named typervisor.stdin in your own guest' });
+  }
+  const stdinPipe: DeviceConfig[] = opts.stdin ? [{ type: 'virtio-pipe', source: streamPipeSource(streams.stdin as unknown as PipeInputStream), name: STDIN_PORT_NAME }] : [];
+  const count = devices.length + diskSpecs.length + shareSpecs.length + netSpecs.length + stdinPipe.length;
   if (count > VIRTIO_SLOTS) {
     throw new TypervisorError(`${count} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {
       hint: `give at most ${VIRTIO_SLOTS} --device, --disk, --share and --net options together`,
@@ -94,7 +107,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
     let nics: Awaited<ReturnType<typeof openNets>> = [];
     try {
       nics = await openNets(netSpecs, { onError: (message) => void streams.stderr.write(`typervisor: ${message}\n`) });
-      return await build([...devices, ...disks, ...shares, ...nics]);
+      return await build([...devices, ...disks, ...shares, ...nics, ...stdinPipe]);
     } catch (e) {
       await closeNets(nics);
       await closeDisks(disks).catch(() => undefined);
@@ -118,6 +131,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(initrd ? { initrd } : {}),
       dhcp: dhcpInterfaces(netSpecs),
+      stdinPort: stdinPipe.length > 0,
       progress: (message) => void streams.stderr.write(`typervisor: ${message}\n`),
     });
     return withDisks((all) => validateMachineConfig({ ...config, bios, ...(all.length ? { devices: all } : {}) }));
@@ -150,7 +164,8 @@ export function addRunCommand(program: Command, streams: CliStreams, machineOpti
     program
       .command('run')
       .description('boot a virtual machine (a `virt` board, like qemu-system-riscv64 -machine virt); with no options, the default Debian guest')
-      .argument('[command...]', 'after --: run this command in the default guest instead of a shell; its exit status becomes ours'),
+      .argument('[command...]', 'after --: run this command in the default guest instead of a shell; its exit status becomes ours')
+      .option('-i, --stdin', 'give our standard input to the command (a pipe or file, not the console: no echo, and the command sees EOF when it ends)'),
   )
     .action(async (command: string[], opts: MachineFlags) => {
     const config = await machineConfigFromFlags(opts, command, streams);
@@ -181,7 +196,9 @@ async function runMachine(config: MachineConfig, streams: CliStreams, machineOpt
   try {
     machine = await Machine.create(config, { console: (bytes) => output.write(bytes) }, withTuning(machineOptions));
     const running = machine;
-    const closeInput = attachConsoleInput(streams.stdin, {
+    // With -i standard input belongs to the command's port (virtio-pipe), not to the console.
+    const pipedStdin = (config.devices ?? []).some((d) => d.type === 'virtio-pipe');
+    const closeInput = pipedStdin ? () => {} : attachConsoleInput(streams.stdin, {
       data: (bytes) => running.consoleInput(bytes),
       quit: () => {
         streams.stderr.write('\ntypervisor: terminated\n');

@@ -31,6 +31,12 @@ export interface DefaultGuestOptions {
    * with `append`.
    */
   readonly dhcp?: readonly string[];
+  /**
+   * The command's standard input comes from a `virtio-pipe` device named `typervisor.stdin`
+   * (which the caller adds to the devices): passed as `typervisor.stdin=1` for /init, ignored
+   * with `append`.
+   */
+  readonly stdinPort?: boolean;
   /** Replaces the built initramfs. */
   readonly initrd?: KernelImage;
   /** Told what the first run is fetching and building. */
@@ -66,7 +72,7 @@ export async function defaultGuestConfig(o: DefaultGuestOptions = {}): Promise<M
     bios: 'builtin',
     kernel,
     initrd,
-    append: o.append ?? consoleArgument(o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND, o.console) + sizeArgument(o.terminalSize) + dhcpArgument(o.dhcp),
+    append: o.append ?? consoleArgument(o.command ? COMMAND_GUEST_APPEND : DEFAULT_GUEST_APPEND, o.console) + sizeArgument(o.terminalSize) + dhcpArgument(o.dhcp) + (o.stdinPort && o.command ? ' typervisor.stdin=1' : ''),
     ...(o.console === 'hvc0' ? { console: 'hvc0', devices: withConsoleDevice([], 'hvc0') } : {}),
   };
 }

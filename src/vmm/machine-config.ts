@@ -3,6 +3,7 @@ import { MAX_RAM_BYTES, MIN_RAM_BYTES, VIRTIO_SLOTS } from '../board/memory-map.
 import type { BlockBackend } from '../storage/block-backend.js';
 import type { SharedFileSystem } from '../devices/virtio/9p/shared-file-system.js';
 import type { NetBackend } from '../network/net-backend.js';
+import type { PipeSource } from '../devices/virtio/console/virtio-pipe.js';
 import { formatMac, parseMac } from '../network/mac-address.js';
 
 /** A file given to the machine (kernel, initrd, firmware) and where it came from (for messages).
@@ -58,7 +59,18 @@ export const DEVICE_TYPES = ['virtio-rng', 'virtio-console', 'virtio-balloon'] a
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 
 /** One device of the machine: a `--device` type, a balloon with options, a disk, a shared folder, or a NIC. */
-export type DeviceConfig = { readonly type: Exclude<DeviceType, 'virtio-balloon'> } | BalloonConfig | DiskConfig | ShareConfig | NicConfig;
+export type DeviceConfig = { readonly type: Exclude<DeviceType, 'virtio-balloon'> } | BalloonConfig | DiskConfig | ShareConfig | NicConfig | PipeConfig;
+
+/**
+ * A one-way byte stream into the guest that ends in EOF (virtio-console MULTIPORT, one named
+ * non-console port: /dev/vportNp0 in Linux), e.g. the host's standard input for `run -i`.
+ */
+export interface PipeConfig {
+  readonly type: 'virtio-pipe';
+  readonly source: PipeSource;
+  /** The port's name, how the guest finds it (/sys/class/virtio-ports/…/name). */
+  readonly name: string;
+}
 
 /**
  * A virtio-9p share over an already opened {@link SharedFileSystem} (the host opens the folder,
@@ -140,6 +152,7 @@ export function validateDevices(devices: unknown): DeviceConfig[] {
     if (type === 'virtio-9p') return validateShare(d as Record<string, unknown>);
     if (type === 'virtio-balloon') return validateBalloon(d as Record<string, unknown>);
     if (type === 'virtio-net') return validateNic(d as Record<string, unknown>);
+    if (type === 'virtio-pipe') return validatePipe(d as Record<string, unknown>);
     if (typeof type !== 'string' || !(DEVICE_TYPES as readonly string[]).includes(type)) {
       throw new TypervisorError(`unknown device ${typeof type === 'string' ? `'${type}'` : JSON.stringify(d) ?? String(d)}`, {
         hint: `known devices: ${DEVICE_TYPES.join(', ')}`,
@@ -215,6 +228,17 @@ function validateNic(d: Record<string, unknown>): NicConfig {
     mac: formatMac(parseMac(d['mac'])),
     ...(typeof d['name'] === 'string' ? { name: d['name'] } : {}),
   };
+}
+
+function validatePipe(d: Record<string, unknown>): PipeConfig {
+  const source = d['source'] as Partial<PipeSource> | undefined;
+  if (typeof source !== 'object' || source === null || typeof source.attach !== 'function') {
+    throw new TypervisorError('a virtio-pipe device needs a source with attach(sink)');
+  }
+  if (typeof d['name'] !== 'string') throw new TypervisorError('a virtio-pipe device needs a port name');
+  const extra = Object.keys(d).filter((k) => !['type', 'source', 'name'].includes(k));
+  if (extra.length) throw new TypervisorError(`virtio-pipe: unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')}`);
+  return { type: 'virtio-pipe', source: source as PipeSource, name: d['name'] };
 }
 
 /** The NICs of a config (its virtio-net devices), in device order. */

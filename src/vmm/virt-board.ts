@@ -13,7 +13,7 @@ import { VirtioRng } from '../devices/virtio/rng/index.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlk } from '../devices/virtio/blk/index.js';
 import { Virtio9p } from '../devices/virtio/9p/virtio-9p.js';
-import { VirtioConsole } from '../devices/virtio/console/index.js';
+import { VirtioConsole, VirtioPipe } from '../devices/virtio/console/index.js';
 import { VirtioBalloon } from '../devices/virtio/balloon/index.js';
 import { VirtioNet } from '../devices/virtio/net/index.js';
 import { parseMac } from '../network/mac-address.js';
@@ -87,6 +87,8 @@ function createVirtioDevice(config: DeviceConfig, wake: () => void, console: (by
       return new Virtio9p(config.fs, { tag: config.tag, wake });
     case 'virtio-net':
       return new VirtioNet(config.backend, { mac: parseMac(config.mac), wake });
+    case 'virtio-pipe':
+      return new VirtioPipe(config.source, { name: config.name, wake });
   }
 }
 

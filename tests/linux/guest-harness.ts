@@ -52,7 +52,7 @@ export interface RunResult {
  * resolves with its output and status. Past `timeoutMs` the process is killed and the promise
  * rejects with what it had printed.
  */
-export function runTypervisor(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[] } = {}): Promise<RunResult> {
+export function runTypervisor(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[]; input?: Uint8Array } = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? BOOT_TIMEOUT_MS;
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -60,13 +60,18 @@ export function runTypervisor(args: readonly string[], options: { timeoutMs?: nu
     const [cmd, ...cmdArgs] = [...(options.wrap ?? []), process.execPath, CLI, ...args];
     const child = spawn(cmd!, cmdArgs, {
       cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // `input`: piped to the CLI's standard input, then closed (run -i); otherwise none.
+      stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, CI: 'true', ...options.env },
     });
+    if (options.input) {
+      child.stdin!.on('error', () => {}); // the CLI may exit without reading it all
+      child.stdin!.end(options.input);
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.js';
  * Version of what buildInitramfs produces (/init, /etc, layout). A cached initramfs of another
  * format is rebuilt from the cached parts; bump it whenever the archive's content changes.
  */
-export const INITRAMFS_FORMAT = 7;
+export const INITRAMFS_FORMAT = 8;
 
 /** The virt board's test finisher (DESIGN.md, the `virt` board): writing here ends the VM. */
 export const FINISHER_ADDRESS = 0x10_0000;
@@ -108,7 +108,9 @@ export function buildInitramfs(input: InitramfsInput): Uint8Array {
  *    no console for /init (console=hvc0: virtio-console appears with virtio_mmio), opens
  *    /dev/console for stdin/out/err once the modules are loaded.
  * 2. If /typervisor/command exists (a command archive was appended): turns off the console's
- *    NL→CRNL translation so the command's output bytes arrive unchanged, runs the command in its
+ *    NL→CRNL translation so the command's output bytes arrive unchanged; with
+ *    `typervisor.stdin=1` (run -i) finds the virtio-console port named typervisor.stdin and makes
+ *    it the command's standard input (EOF when the host's input ends); runs the command in its
  *    own session with the console as controlling terminal (so Ctrl-C and /dev/tty work), waits
  *    for the UART to drain (stty's TCSADRAIN), and ends the VM through the test finisher with
  *    the command's status: 0x5555 for 0, (status << 16) | 0x3333 otherwise. If the board has no
@@ -167,12 +169,30 @@ for word in $(cat /proc/cmdline); do
       for nic in $(echo "\${word#typervisor.dhcp=}" | tr , ' '); do
         udhcpc -i "$nic" -n -q -t 3 -T 1 >/dev/null 2>&1 || echo "typervisor: no DHCP lease on $nic (try: udhcpc -i $nic)" >&2
       done ;;
+    # run -i: the host's standard input arrives on a virtio-console port named typervisor.stdin
+    # (not a tty: no echo, and EOF when the host's input ends). The driver names the port a moment
+    # after virtio_mmio probed it: wait for it (at most ~10 s).
+    typervisor.stdin=1)
+      i=0
+      while [ -z "$stdin_port" ] && [ $i -lt 100 ]; do
+        for n in /sys/class/virtio-ports/*/name; do
+          d=\${n%/name}
+          [ "$(cat "$n" 2>/dev/null)" = typervisor.stdin ] && [ -e "/dev/\${d##*/}" ] && stdin_port=/dev/\${d##*/}
+        done
+        [ -n "$stdin_port" ] || { sleep 0.1; i=$((i+1)); }
+      done
+      [ -n "$stdin_port" ] || echo "typervisor: the standard input port did not appear; the command reads nothing" >&2 ;;
   esac
 done
 
 if [ -f /typervisor/command ]; then
   stty -onlcr </dev/console
-  setsid cttyhack sh /typervisor/command
+  if [ -n "$stdin_port" ]; then
+    # cttyhack points 0, 1 and 2 at the console: the port replaces stdin inside the new session.
+    setsid cttyhack sh -c 'exec sh /typervisor/command <"$0"' "$stdin_port"
+  else
+    setsid cttyhack sh /typervisor/command
+  fi
   status=$?
   # stty sets the terminal with TCSADRAIN: it returns once the UART has sent every byte. (What
   # the command left queued was already flushed by the hangup when it exited: see power/control.)

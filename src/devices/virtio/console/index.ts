@@ -9,3 +9,4 @@ export {
   type VirtioConsoleOptions,
   type VirtioConsoleState,
 } from './virtio-console.js';
+export { PIPE_PAUSE_BYTES, PIPE_RESUME_BYTES, VirtioPipe, type PipeSource, type VirtioPipeOptions } from './virtio-pipe.js';
