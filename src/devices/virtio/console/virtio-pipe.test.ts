@@ -82,8 +82,9 @@ function session() {
   const postControls = (n: number) => {
     for (let i = 0; i < n; i++) addrs.set(`c${i}`, post(2, i, 128));
   };
-  const received = (heads: number[]) =>
-    rings[0]!.takeUsed().flatMap(({ id, len }) => [...mem.bytes.subarray(addrs.get(`d${id}`)! - BASE, addrs.get(`d${id}`)! - BASE + len)]).filter((_, i, all) => heads.length >= 0 && i < all.length);
+  /** The bytes of the data buffers the device used since the last call, in order. */
+  const received = (_heads: number[]) =>
+    rings[0]!.takeUsed().flatMap(({ id, len }) => [...mem.bytes.subarray(addrs.get(`d${id}`)! - BASE, addrs.get(`d${id}`)! - BASE + len)]);
   const postData = (heads: number[], len: number) => heads.forEach((h) => addrs.set(`d${h}`, post(0, h, len)));
   /** The handshake Linux does at probe: control buffers, DEVICE_READY, then PORT_READY for port 0; then a process opens the port. */
   const handshake = (open = true) => {
