@@ -11,6 +11,7 @@ export {
 export { ensureDefaultGuest, defaultCacheDir, commandInitramfs, type DefaultGuest, type GuestProgress } from './guest-image/index.js';
 export { readGuestFile, type GuestFileRole } from './guest-file.js';
 export { openNetworks, type OpenedNetworks } from './open-networks.js';
+export { streamPipeSource, type PipeInputStream } from './stream-pipe-source.js';
 export { ConsoleOutput, type ConsoleOutputStream } from './console-output.js';
 export { attachConsoleInput, type ConsoleInputStream, type ConsoleInputHandlers, type ConsoleInputClose } from './console-input.js';
 export { ConsoleEscape, ESCAPE, ESCAPE_HELP, type EscapeCommand } from './console-escape.js';
