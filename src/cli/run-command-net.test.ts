@@ -7,6 +7,7 @@ import { makeElf } from '../../tests/helpers/elf-image.js';
 import { RunExit } from '../cpu/hart-api.js';
 import { main } from './main.js';
 import { runCliWithFakeHart } from '../../tests/helpers/cli-with-fake-hart.js';
+import { processAlive } from '../host/process-alive.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-run-net-'));
 const kernel = join(dir, 'prog.elf');
@@ -61,14 +62,6 @@ s.on('close', () => process.exit(0));
 setInterval(() => {}, 1000);
 `);
     chmodSync(fake, 0o755);
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     const old = process.env['TYPERVISOR_PASST'];
     process.env['TYPERVISOR_PASST'] = fake;
     let during: boolean | undefined;
@@ -77,7 +70,7 @@ setInterval(() => {}, 1000);
         // A loaded machine may start node (the fake) slowly: come back on the next slice.
         if (!existsSync(log) || !readFileSync(log, 'utf8').endsWith('\n')) return RunExit.Budget;
         const [pid] = JSON.parse(readFileSync(log, 'utf8')) as [number];
-        during = alive(pid);
+        during = processAlive(pid);
         h.store(0x10_0000, 4, 0x5555);
         return RunExit.Budget;
       });
@@ -89,6 +82,6 @@ setInterval(() => {}, 1000);
     const [pid, ...args] = JSON.parse(readFileSync(log, 'utf8')) as [number, ...string[]];
     expect(args).toEqual(['-f', '-q', '-F', '3', '-u', '15353:53', '-D', '192.0.2.1']);
     expect(during).toBe(true);
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
   });
 });

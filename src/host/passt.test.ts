@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseHostForward } from './host-forward.js';
 import { findOnPath, startPasst } from './passt.js';
+import { processAlive } from './process-alive.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'passt-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,14 +43,6 @@ function withFake(mode: string) {
   return { log, started };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('the passt supervisor (fake passt)', () => {
   it('starts passt in the foreground on a socket pair (fd 3), with the forwards; frames go through in QEMU framing', { timeout: 20_000 }, async () => {
@@ -67,7 +60,7 @@ describe('the passt supervisor (fake passt)', () => {
     const exit = await backend.exited;
     // SIGTERM, or its own exit when it saw our end close first.
     expect(exit.signal === 'SIGTERM' || exit.code === 0, JSON.stringify(exit)).toBe(true);
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
   });
 
   it('passes dns= resolvers as -D, after the forwards', { timeout: 20_000 }, async () => {
@@ -87,7 +80,7 @@ describe('the passt supervisor (fake passt)', () => {
     backend.close();
     expect(await backend.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
-    expect(alive(started()[0]!.pid)).toBe(false);
+    expect(processAlive(started()[0]!.pid)).toBe(false);
   });
 
   it('reports what passt said when it exits at start (without the syslog noise)', { timeout: 20_000 }, async () => {
@@ -140,7 +133,7 @@ describe.skipIf(!passt)("Debian's passt", () => {
     await new Promise((r) => probe.close(r));
     const backend = await startPasst({ command: passt!, forwards: [parseHostForward(`tcp::${port}-:80`)] });
     const pid = backend.pid!;
-    expect(alive(pid)).toBe(true);
+    expect(processAlive(pid)).toBe(true);
     // passt owns the host port now: binding it again fails.
     const again = createServer();
     const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -151,6 +144,6 @@ describe.skipIf(!passt)("Debian's passt", () => {
     backend.close();
     const exit = await backend.exited;
     expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
   });
 });

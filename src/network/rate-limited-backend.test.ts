@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { netBackendConformance } from '../../tests/network/conformance.js';
+import { expectWithinRate } from '../../tests/helpers/rate-window.js';
 import type { NetBackend, NetSink } from './net-backend.js';
 import { createNetPair, newNetCounters } from './net-pair.js';
 import { burstBytes, RateLimitedBackend, RX_HOLD_BYTES, RX_HOLD_FRAMES, type RateClock } from './rate-limited-backend.js';
@@ -157,15 +158,7 @@ describe('RateLimitedBackend', () => {
           }
           clock.advance(1e9);
           expect(inner.sent.map((s) => s.n)).toEqual(frames.map((f) => f.n));
-          const cap = burstBytes({ bytesPerSecond: rate, burstBytes: burst });
-          const s = inner.sent;
-          for (let i = 0; i < s.length; i++) {
-            let sum = 0;
-            for (let j = i; j < s.length; j++) {
-              sum += s[j]!.n;
-              expect(sum).toBeLessThanOrEqual((rate * (s[j]!.t - s[i]!.t)) / 1000 + cap + 1e-6 * sum);
-            }
-          }
+          expectWithinRate(inner.sent, rate, burstBytes({ bytesPerSecond: rate, burstBytes: burst }));
         },
       ),
       { numRuns: 150 },

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ensureDefaultGuest } from '../../src/host/guest-image/index.js';
 import { readPidFile } from '../../src/host/net-switch-daemon.js';
 import { switchPaths } from '../../src/host/net-switch-paths.js';
+import { processAlive } from '../../src/host/process-alive.js';
 import { BOOT_TIMEOUT_MS, runTypervisor, stripTerminalQueries, type RunResult } from './guest-harness.js';
 
 const BYTES = 8 << 20;
@@ -28,14 +29,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const shown = (name: string, r: RunResult) =>
   `${name}: status ${r.status} after ${(r.ms / 1000).toFixed(1)} s\n--- stdout ---\n${stripTerminalQueries(r.stdout).slice(-2500)}\n--- stderr ---\n${r.stderr.slice(-1500)}`;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `pull HOST PORT LABEL BYTES`: reads BYTES from HOST:PORT (retrying until the server listens), prints LABEL=count t0 t1. */
 const PULL = `pull() { n=0; j=0; while [ "$n" != $4 ] && [ $j -lt 30 ]; do t0=$(cut -d" " -f1 /proc/uptime); n=$(timeout 120 nc $1 $2 | head -c $4 | wc -c); t1=$(cut -d" " -f1 /proc/uptime); j=$((j+1)); [ "$n" = $4 ] || sleep 2; done; echo "$3=$n $t0 $t1"; }`;
@@ -143,8 +136,8 @@ describe('--net switch:NAME between typervisor processes', () => {
     for (const [name, pid] of pids) {
       const p = switchPaths(run, name);
       const end = Date.now() + 15_000;
-      while ((alive(pid) || existsSync(p.socket)) && Date.now() < end) await sleep(100);
-      expect(alive(pid), `${name} daemon ${pid} still running`).toBe(false);
+      while ((processAlive(pid) || existsSync(p.socket)) && Date.now() < end) await sleep(100);
+      expect(processAlive(pid), `${name} daemon ${pid} still running`).toBe(false);
       expect(existsSync(p.socket)).toBe(false);
       expect(existsSync(p.pid)).toBe(false);
     }

@@ -8,6 +8,7 @@ import { readGuestParts, type GuestModule } from './guest-parts.js';
 import { DEFAULT_DEBIAN_MIRROR, hostDebianMirror } from './host-debian-mirror.js';
 import { buildInitramfs, INITRAMFS_FORMAT } from './initramfs.js';
 import { runCommand, type CommandRunner } from './run-command.js';
+import { processAlive } from '../process-alive.js';
 
 /** The files a VM boots from. */
 export interface DefaultGuest {
@@ -300,7 +301,7 @@ async function removeStaleBuilds(family: string): Promise<void> {
     if (!name.startsWith(BUILD_PREFIX)) continue;
     const pid = Number(/^\.build-(\d+)-/.exec(name)?.[1]);
     const dir = path.join(family, name);
-    let stale = !Number.isInteger(pid) || !alive(pid);
+    let stale = !Number.isInteger(pid) || !processAlive(pid);
     if (!stale) {
       try {
         stale = Date.now() - (await stat(dir)).mtimeMs > 24 * 3600 * 1000;
@@ -309,14 +310,5 @@ async function removeStaleBuilds(family: string): Promise<void> {
       }
     }
     if (stale) await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
