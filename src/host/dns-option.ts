@@ -8,6 +8,7 @@
 // that the gateway address stands for the host itself (passt(1), "--no-map-gw": traffic to the
 // gateway is remapped to the host's loopback) — so `dns=GATEWAY` reaches a resolver listening on
 // the host's 127.0.0.1:53. A loopback address itself would be the guest's own, and is refused.
+import { isIPv4 } from 'node:net';
 import { TypervisorError } from '../core/errors.js';
 
 /**
@@ -23,13 +24,10 @@ export function parseDnsServer(value: string): string {
   const text = `dns=${value}`;
   const fail = (why: string, hint: string) => new TypervisorError(`${text}: ${why}`, { hint });
   if (value === '') throw fail('no address', `write ${DNS_SYNTAX}`);
-  const parts = value.split('.');
-  // Dotted quad in decimal, without leading zeros (inet_pton(3) refuses them, and some tools
-  // read them as octal).
-  if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255)) {
-    throw fail(`'${value}' is not an IPv4 address`, `write ${DNS_SYNTAX} (IPv6 resolvers are not supported)`);
-  }
-  const [a, b, c, d] = parts.map(Number) as [number, number, number, number];
+  // Dotted quad in decimal, without leading zeros (Node's isIPv4, like inet_pton(3), refuses
+  // them; some tools read them as octal).
+  if (!isIPv4(value)) throw fail(`'${value}' is not an IPv4 address`, `write ${DNS_SYNTAX} (IPv6 resolvers are not supported)`);
+  const [a, b, c, d] = value.split('.').map(Number) as [number, number, number, number];
   if (a === 127) {
     throw fail(`${value} is a loopback address, which in the guest is the guest itself`, 'for a resolver on the host\'s 127.0.0.1:53, give the gateway address (the guest\'s `ip route`; passt maps it to the host\'s loopback)');
   }

@@ -1,6 +1,7 @@
 // `hostfwd=` of `--net user`: QEMU's syntax for a host port that forwards to a guest port
 // (QEMU's -netdev user: `hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport`),
 // translated into passt's -t/-u port specs (passt(1), "-t, --tcp-ports SPEC").
+import { isIPv4 } from 'node:net';
 import { TypervisorError } from '../core/errors.js';
 
 /** One host → guest port forward. */
@@ -48,11 +49,6 @@ function parsePort(text: string, side: 'host' | 'guest', fail: (why: string, hin
   const port = Number(text);
   if (port < 1 || port > 65535) throw fail(`${side} port ${port} is out of range`, 'ports are decimal numbers from 1 to 65535');
   return port;
-}
-
-function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
 /** Refuses two forwards of one host port and protocol (the second bind would fail in passt, silently). */

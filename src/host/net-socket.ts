@@ -25,7 +25,8 @@ export class StreamSocketBackend implements NetBackend {
   readonly stats = newNetCounters();
   private socket: Socket | undefined;
   private sink: NetSink | undefined;
-  private closed = false;
+  /** close() was called: nothing is sent, received or reported any more. */
+  protected closed = false;
   private paused = false;
 
   constructor(readonly name: string, private readonly options: NetSocketOptions = {}, private readonly server?: Server, private readonly unlinkPath?: string) {}
@@ -57,9 +58,14 @@ export class StreamSocketBackend implements NetBackend {
     socket.on('error', (e) => this.report(`${this.name}: ${e.message}`));
     socket.on('close', () => {
       if (this.socket !== socket) return;
-      if (!this.closed) this.report(`${this.name}: the peer closed the connection; frames are dropped ${this.server ? 'until another connects' : 'from now on'}`);
       this.socket = undefined;
+      if (!this.closed) this.peerClosed();
     });
+  }
+
+  /** The peer went away while the backend is open: said once; a subclass may reconnect instead. */
+  protected peerClosed(): void {
+    this.report(`${this.name}: the peer closed the connection; frames are dropped ${this.server ? 'until another connects' : 'from now on'}`);
   }
 
   get connected(): boolean {

@@ -3,11 +3,11 @@
 // backend is net-socket.ts's StreamSocketBackend.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TypervisorError } from '../core/errors.js';
 import { StreamSocketBackend, type NetSocketOptions } from './net-socket.js';
-import { checkSwitchName, ensureRuntimeDir, switchPaths, switchRuntimeDir } from './net-switch-paths.js';
+import { checkSwitchName, connectIfListening, ensureRuntimeDir, switchPaths, switchRuntimeDir } from './net-switch-paths.js';
 
 /** How long a VM waits for a daemon it started to listen. */
 const START_TIMEOUT_MS = 15_000;
@@ -32,16 +32,6 @@ export function spawnSwitchDaemon(dir: string, name: string): void {
   }
 }
 
-const tryConnect = (path: string) =>
-  new Promise<Socket | undefined>((resolve) => {
-    const s = createConnection({ path });
-    s.once('connect', () => {
-      s.removeAllListeners('error');
-      resolve(s);
-    });
-    s.once('error', () => (s.destroy(), resolve(undefined)));
-  });
-
 /** Reconnection attempts after the switch went away (a crashed daemon, or one that was just exiting). */
 const RECONNECTS = 5;
 
@@ -51,28 +41,19 @@ const RECONNECTS = 5;
  * learning switch relearns the VM's MAC from its next frame.
  */
 export class SwitchPortBackend extends StreamSocketBackend {
-  private ended = false;
   private failures = 0;
 
   constructor(private readonly switchName: string, private readonly connectOptions: SwitchClientOptions) {
-    super(`--net switch:${switchName}`, {
-      onError: (message) => {
-        // The daemon's going away is handled here; other trouble is reported as usual.
-        if (!message.includes('the peer closed the connection')) connectOptions.onError?.(message);
-      },
-    });
+    super(`--net switch:${switchName}`, connectOptions);
   }
 
-  /** Takes `socket` as the port's connection and watches it. */
-  override adopt(socket: Socket): void {
-    super.adopt(socket);
-    socket.once('close', () => {
-      if (!this.ended) void this.reconnect();
-    });
+  /** The daemon went away: connect again (starting a new one) rather than report a dead wire. */
+  protected override peerClosed(): void {
+    void this.reconnect();
   }
 
   private async reconnect(): Promise<void> {
-    while (!this.ended) {
+    while (!this.closed) {
       if (this.failures >= RECONNECTS) {
         this.connectOptions.onError?.(`--net switch:${this.switchName}: the switch went away and could not be restarted; frames are dropped from now on`);
         return;
@@ -81,18 +62,13 @@ export class SwitchPortBackend extends StreamSocketBackend {
       await new Promise((r) => setTimeout(r, 100 * this.failures));
       try {
         const socket = await openSwitchSocket(this.switchName, this.connectOptions);
-        if (this.ended) return void socket.destroy();
+        if (this.closed) return void socket.destroy();
         this.adopt(socket);
         return;
       } catch {
         // try again
       }
     }
-  }
-
-  override close(): void {
-    this.ended = true;
-    super.close();
   }
 }
 
@@ -105,13 +81,13 @@ async function openSwitchSocket(name: string, options: SwitchClientOptions): Pro
   if (Buffer.byteLength(paths.socket) > 107) {
     throw new TypervisorError(`${label}: the socket path ${paths.socket} is too long for a UNIX socket`, { hint: 'set TYPERVISOR_RUNTIME_DIR (or XDG_RUNTIME_DIR) to a shorter folder' });
   }
-  let socket = await tryConnect(paths.socket);
+  let socket = await connectIfListening(paths.socket);
   if (!socket) {
     (options.startDaemon ?? spawnSwitchDaemon)(dir, name);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!socket && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-      socket = await tryConnect(paths.socket);
+      socket = await connectIfListening(paths.socket);
     }
   }
   if (!socket) {

@@ -8,13 +8,13 @@
 // bounded (frames for a port whose socket already holds PORT_QUEUE_BYTES unsent are dropped and
 // counted), so a guest that floods or stops reading costs bounded memory and never stalls the
 // switch; the MAC table is bounded (LearningSwitch).
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { closeSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isFrameLength } from '../network/net-backend.js';
 import { encodeStreamFrame, StreamFrameDecoder } from '../network/stream-framing.js';
 import { LearningSwitch } from '../network/switch/learning-switch.js';
-import { switchPaths, type SwitchPaths } from './net-switch-paths.js';
+import { connectIfListening, switchPaths, type SwitchPaths } from './net-switch-paths.js';
 
 /** Unsent bytes a port's socket may hold before frames for it are dropped. */
 export const PORT_QUEUE_BYTES = 1 << 20;
@@ -161,12 +161,11 @@ const listen = (path: string) =>
   });
 
 /** Whether something accepts connections at `path`. */
-export const isListening = (path: string) =>
-  new Promise<boolean>((resolve) => {
-    const s = createConnection({ path });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
+async function isListening(path: string): Promise<boolean> {
+  const socket = await connectIfListening(path);
+  socket?.destroy();
+  return socket !== undefined;
+}
 
 /**
  * Starts the switch NAME in this process, unless one is already running: returns undefined

@@ -2,6 +2,7 @@
 // owner can enter (0700), so another user can neither join nor spy on a switch. Order:
 // $TYPERVISOR_RUNTIME_DIR (tests), $XDG_RUNTIME_DIR/typervisor, ~/.cache/typervisor/run.
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { TypervisorError } from '../core/errors.js';
@@ -47,4 +48,16 @@ export function switchPaths(dir: string, name: string): SwitchPaths {
   checkSwitchName(name);
   const base = path.join(dir, `switch-${name}`);
   return { socket: `${base}.sock`, pid: `${base}.pid`, lock: `${base}.lock`, log: `${base}.log` };
+}
+
+/** A connection to the daemon listening at `socketPath`, or undefined when none answers there. */
+export function connectIfListening(socketPath: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const s = createConnection({ path: socketPath });
+    s.once('connect', () => {
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', () => (s.destroy(), resolve(undefined)));
+  });
 }

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { TypervisorError } from '../core/errors.js';
 import { isFrameLength, type NetBackend, type NetSink } from '../network/net-backend.js';
 import { newNetCounters } from '../network/net-pair.js';
+import { childRunning } from './process-alive.js';
 
 /** Linux interface names: at most 15 bytes (IFNAMSIZ − 1); we allow the usual characters. */
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -104,7 +105,7 @@ export class TapBackend implements NetBackend {
   }
 
   send(frame: Uint8Array): void {
-    if (this.closed || !isFrameLength(frame.length) || this.relay.exitCode !== null) {
+    if (this.closed || !isFrameLength(frame.length) || !childRunning(this.relay)) {
       this.stats.txDropped++;
       return;
     }

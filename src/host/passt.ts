@@ -22,6 +22,7 @@ import { TypervisorError } from '../core/errors.js';
 import type { NetBackend, NetSink } from '../network/net-backend.js';
 import { passtDnsArgs } from './dns-option.js';
 import { passtForwardArgs, type HostForward } from './host-forward.js';
+import { childRunning } from './process-alive.js';
 import { StreamSocketBackend, type NetSocketOptions } from './net-socket.js';
 
 export const PASST_INSTALL_HINT = 'install it: apt-get install passt (Debian, Ubuntu), dnf install passt (Fedora); or set TYPERVISOR_PASST to its path';
@@ -145,7 +146,7 @@ export class PasstBackend implements NetBackend {
   }
 
   private signal(sig: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+    if (childRunning(this.child)) this.child.kill(sig);
   }
 }
 
@@ -154,10 +155,9 @@ export class PasstBackend implements NetBackend {
  * once from an exit hook (a timer would never fire).
  */
 function stopChild(child: ChildProcess, graceMs: number): void {
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  if (!alive()) return;
+  if (!childRunning(child)) return;
   const kill = () => {
-    if (alive()) child.kill('SIGKILL');
+    if (childRunning(child)) child.kill('SIGKILL');
   };
   const timer = setTimeout(kill, graceMs);
   timer.unref();
