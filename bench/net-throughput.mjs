@@ -84,44 +84,45 @@ async function round(client, i) {
   }
 }
 
-// --backend user: a sink on the host's loopback; the guest pushes to it through passt.
-const { createServer } = await import('node:net');
-const sink = createServer((socket) => {
-  let got = 0;
-  socket.on('data', (b) => {
-    got += b.length;
-    if (got >= bytes) socket.end();
-  });
-  socket.on('error', () => {});
-});
-await new Promise((r) => sink.listen({ port: 0, host: '127.0.0.1' }, r));
-sink.unref();
-const sinkPort = sink.address().port;
-// The latency probe, built for the guest and added to its initramfs as /tcp-rtt.
-const rttProgram = path.join(root, 'bench/build/tcp-rtt');
+// --backend user: a sink and an echo server on the host's loopback, reached by the guest through
+// passt; the latency probe built for the guest and added to its initramfs as /tcp-rtt.
+let pushInitrd;
 if (backend === 'user') {
+  const { createServer } = await import('node:net');
+  /** Listens on 127.0.0.1 (unref'd: it must not keep the bench alive); returns the port. */
+  const serveLoopback = async (onConnection) => {
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      onConnection(socket);
+    });
+    await new Promise((r) => server.listen({ port: 0, host: '127.0.0.1' }, r));
+    server.unref();
+    return server.address().port;
+  };
+  const sinkPort = await serveLoopback((socket) => {
+    let got = 0;
+    socket.on('data', (b) => {
+      got += b.length;
+      if (got >= bytes) socket.end();
+    });
+  });
+  const echoPort = await serveLoopback((socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', (b) => socket.write(b));
+  });
+  const rttProgram = path.join(root, 'bench/build/tcp-rtt');
   mkdirSync(path.dirname(rttProgram), { recursive: true });
   const cc = spawnSync('riscv64-linux-gnu-gcc', ['-static', '-O2', '-o', rttProgram, path.join(root, 'bench/programs/tcp-rtt.c')], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`cannot build bench/programs/tcp-rtt.c (apt-get install gcc-riscv64-linux-gnu): ${cc.stderr ?? cc.error}`);
-}
-const echo = createServer((socket) => {
-  socket.setNoDelay(true);
-  socket.on('data', (b) => socket.write(b));
-  socket.on('error', () => {});
-});
-await new Promise((r) => echo.listen({ port: 0, host: '127.0.0.1' }, r));
-echo.unref();
-const PUSH = [
-  'gw=$(ip route | awk \'/^default/{print $3}\')',
-  't0=$(cut -d" " -f1 /proc/uptime)',
-  // dd in 64 KiB blocks: nc then writes big chunks (head -c hands it a few KiB at a time).
-  `dd if=/dev/zero bs=65536 count=${Math.ceil(bytes / 65536)} 2>/dev/null | nc $gw ${sinkPort}`,
-  't1=$(cut -d" " -f1 /proc/uptime)',
-  `echo "pulled=${bytes} t0=$t0 t1=$t1"`,
-  `/tcp-rtt $gw ${echo.address().port} 200`,
-].join('; ');
-let pushInitrd;
-if (backend === 'user') {
+  const PUSH = [
+    'gw=$(ip route | awk \'/^default/{print $3}\')',
+    't0=$(cut -d" " -f1 /proc/uptime)',
+    // dd in 64 KiB blocks: nc then writes big chunks (head -c hands it a few KiB at a time).
+    `dd if=/dev/zero bs=65536 count=${Math.ceil(bytes / 65536)} 2>/dev/null | nc $gw ${sinkPort}`,
+    't1=$(cut -d" " -f1 /proc/uptime)',
+    `echo "pulled=${bytes} t0=$t0 t1=$t1"`,
+    `/tcp-rtt $gw ${echoPort} 200`,
+  ].join('; ');
   const { writeCpioNewc } = await import(path.join(root, 'dist/core/cpio-newc.js'));
   const tool = writeCpioNewc([{ type: 'file', name: 'tcp-rtt', data: new Uint8Array(readFileSync(rttProgram)), mode: 0o755, mtime: 0 }]);
   pushInitrd = path.join(work, 'push.cpio');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { TypervisorError } from '../core/errors.js';
 import { attachConsoleInput } from '../host/console-input.js';
-import { streamPipeSource, type PipeInputStream } from '../host/stream-pipe-source.js';
+import { streamPipeSource } from '../host/stream-pipe-source.js';
 import { ConsoleOutput } from '../host/console-output.js';
 import { defaultGuestConfig } from '../host/default-guest-config.js';
 import { readGuestFile } from '../host/guest-file.js';
@@ -92,7 +92,7 @@ export async function machineConfigFromFlags(opts: MachineFlags, command: string
   if (opts.stdin && opts.kernel !== undefined) {
     throw new TypervisorError('-i works with the default guest only (its /init connects the port)', { hint: 'drop --kernel, or read /dev/vport*p0 named typervisor.stdin in your own guest' });
   }
-  const stdinPipe: DeviceConfig[] = opts.stdin ? [{ type: 'virtio-pipe', source: streamPipeSource(streams.stdin as unknown as PipeInputStream), name: STDIN_PORT_NAME }] : [];
+  const stdinPipe: DeviceConfig[] = opts.stdin ? [{ type: 'virtio-pipe', source: streamPipeSource(streams.stdin), name: STDIN_PORT_NAME }] : [];
   const count = devices.length + diskSpecs.length + shareSpecs.length + netSpecs.length + stdinPipe.length;
   if (count > VIRTIO_SLOTS) {
     throw new TypervisorError(`${count} devices given; the virt board has ${VIRTIO_SLOTS} virtio-mmio slots`, {

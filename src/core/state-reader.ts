@@ -95,7 +95,7 @@ export class StateReader {
  * `{ toString: [] }` gave a TypeError instead of a TypervisorError).
  */
 export function describeSavedValue(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return `${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (Array.isArray(v)) return 'an array';
   return `a ${typeof v}`;

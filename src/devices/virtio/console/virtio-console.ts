@@ -30,9 +30,9 @@ const TRANSMITQ = 1;
 // §5.3.4 struct virtio_console_config: le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr.
 const CFG_COLS = 0;
 const CFG_ROWS = 2;
-const CFG_MAX_NR_PORTS = 4;
+export const CFG_MAX_NR_PORTS = 4;
 const CFG_EMERG_WR = 8;
-const CONFIG_SIZE = 12;
+export const CONSOLE_CONFIG_SIZE = 12;
 
 export interface VirtioConsoleOptions {
   /** Receives what the guest writes (transmitq, emerg_wr); the array is the sink's to keep. */
@@ -68,7 +68,7 @@ export class VirtioConsole implements VirtioDevice, Snapshotable<VirtioConsoleSt
   readonly id: string;
   readonly features = (1n << VIRTIO_CONSOLE_F_SIZE) | (1n << VIRTIO_CONSOLE_F_EMERG_WRITE);
   readonly queueSizes = [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE];
-  readonly configSize = CONFIG_SIZE;
+  readonly configSize = CONSOLE_CONFIG_SIZE;
   private active: VirtioActivation | undefined;
   private columns: number;
   private rows: number;
@@ -138,7 +138,7 @@ export class VirtioConsole implements VirtioDevice, Snapshotable<VirtioConsoleSt
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    const bytes = new Uint8Array(CONFIG_SIZE);
+    const bytes = new Uint8Array(CONSOLE_CONFIG_SIZE);
     const view = new DataView(bytes.buffer);
     view.setUint16(CFG_COLS, this.columns, true);
     view.setUint16(CFG_ROWS, this.rows, true);

@@ -1,7 +1,7 @@
 import { TypervisorError } from '../../../core/errors.js';
 import type { DescriptorChain } from '../queue/descriptor-chain.js';
 import { VirtioDeviceId, type VirtioActivation, type VirtioDevice, readConfigField } from '../virtio-device.js';
-import { VIRTIO_CONSOLE_F_MULTIPORT } from './virtio-console.js';
+import { CFG_MAX_NR_PORTS, CONSOLE_CONFIG_SIZE, VIRTIO_CONSOLE_F_MULTIPORT } from './virtio-console.js';
 
 // A one-way byte stream from the host into the guest that ends in EOF, such as the standard
 // input of `typervisor run -i -- CMD`. A console port cannot carry it: a tty echoes, translates
@@ -40,8 +40,6 @@ const DATA_RX = 0;
 const DATA_TX = 1;
 const CONTROL_RX = 2;
 const CONTROL_TX = 3;
-// §5.3.4 struct virtio_console_config: le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr.
-const CONFIG_SIZE = 12;
 
 /** Where the bytes come from (the host's standard input, a file …); Node-free by contract. */
 export interface PipeSource {
@@ -63,7 +61,7 @@ export class VirtioPipe implements VirtioDevice {
   readonly type = VirtioDeviceId.console;
   readonly features = 1n << VIRTIO_CONSOLE_F_MULTIPORT;
   readonly queueSizes = [PIPE_QUEUE_SIZE, PIPE_QUEUE_SIZE, PIPE_QUEUE_SIZE, PIPE_QUEUE_SIZE];
-  readonly configSize = CONFIG_SIZE;
+  readonly configSize = CONSOLE_CONFIG_SIZE;
   readonly name: string;
   private active: VirtioActivation | undefined;
   /** Host bytes not yet in the guest's buffers: chunks, the first consumed up to `head`. */
@@ -93,8 +91,8 @@ export class VirtioPipe implements VirtioDevice {
   }
 
   readConfig(offset: number, width: 1 | 2 | 4): number {
-    const config = new Uint8Array(CONFIG_SIZE);
-    new DataView(config.buffer).setUint32(4, 1, true); // max_nr_ports: port 0 only
+    const config = new Uint8Array(CONSOLE_CONFIG_SIZE);
+    new DataView(config.buffer).setUint32(CFG_MAX_NR_PORTS, 1, true); // port 0 only
     return readConfigField(config, offset, width);
   }
 

@@ -32,7 +32,8 @@ export interface FrameHeaders {
   readonly fragment: boolean;
 }
 
-const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
+/** A big-endian (network order) 16-bit field. */
+export const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
 
 /** Locates the IP and L4 headers of an IPv4 or IPv6 frame, at most two VLAN tags deep. */
 export function parseFrameHeaders(frame: Uint8Array): FrameHeaders | undefined {

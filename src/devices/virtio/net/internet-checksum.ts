@@ -4,7 +4,7 @@
 // the segments it cuts from a TSO packet, and checking a received frame before it tells the
 // driver the checksum was verified (VIRTIO_NET_HDR_F_DATA_VALID, §5.1.6.4).
 
-import { IPPROTO_TCP, IPPROTO_UDP, parseFrameHeaders } from './frame-headers.js';
+import { IPPROTO_TCP, IPPROTO_UDP, parseFrameHeaders, u16 } from './frame-headers.js';
 
 /**
  * Adds the bytes [start, end) of `bytes` as big-endian 16-bit words to `sum` (which may already
@@ -72,8 +72,8 @@ export function l4ChecksumValid(frame: Uint8Array): boolean {
   const l4Length = h.end - h.l4;
   if (l4Length < (h.protocol === IPPROTO_TCP ? 20 : 8)) return false;
   if (h.protocol === IPPROTO_UDP) {
-    if (((frame[h.l4 + 4]! << 8) | frame[h.l4 + 5]!) !== l4Length) return false; // padded or cut: the guest sorts it out
-    if (frame[h.l4 + 6] === 0 && frame[h.l4 + 7] === 0) return !h.ipv6;
+    if (u16(frame, h.l4 + 4) !== l4Length) return false; // padded or cut: the guest sorts it out
+    if (u16(frame, h.l4 + 6) === 0) return !h.ipv6;
   }
   return fold(pseudoHeaderSum(frame, h.ip, h.ipv6, h.protocol, l4Length) + sumWords(frame, h.l4, h.end)) === 0xffff;
 }
