@@ -45,7 +45,15 @@ function session(fs = new MemorySharedFileSystem()) {
     mem.read(IN, out);
     return out;
   };
-  return { mem, q, d, dev, events, send, wakes: () => wakes };
+  /** Makes a request available and notifies, without waiting for the answer (a 100-byte request buffer, 100 bytes of room). */
+  const post = (msg: Uint8Array) => {
+    mem.write(OUT, msg);
+    d.setDesc(0, { addr: OUT, len: 100, flags: NEXT, next: 2 });
+    d.setDesc(2, { addr: IN, len: 100, flags: WRITE });
+    d.offer(0);
+    dev.notify(0);
+  };
+  return { mem, q, d, dev, events, send, post, wakes: () => wakes };
 }
 
 const tversion = new P9Writer(P9.Tversion, 0xffff).u32(65536).string('9P2000.L').finish();
@@ -106,11 +114,7 @@ describe('virtio-9p device', () => {
     };
     const s = session(fs);
     await s.send(tversion);
-    s.mem.write(OUT, new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
-    s.d.setDesc(0, { addr: OUT, len: 100, flags: NEXT, next: 2 });
-    s.d.setDesc(2, { addr: IN, len: 100, flags: WRITE });
-    s.d.offer(0);
-    s.dev.notify(0);
+    s.post(new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
     // No turn of the event loop yet: the host call overlaps the guest's work after its notify.
     expect(calls).toEqual(['stat /']);
     await s.dev.idle();
@@ -150,11 +154,7 @@ describe('virtio-9p device', () => {
   it('drops a request in flight at reset and closes the session', async () => {
     const s = session();
     await s.send(tversion);
-    s.mem.write(OUT, new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
-    s.d.setDesc(0, { addr: OUT, len: 100, flags: NEXT, next: 2 });
-    s.d.setDesc(2, { addr: IN, len: 100, flags: WRITE });
-    s.d.offer(0);
-    s.dev.notify(0);
+    s.post(new P9Writer(P9.Tattach, 1).u32(0).u32(P9_NOFID).string('').string('').u32(0).finish());
     s.dev.reset();
     await s.dev.idle();
     expect(s.d.takeUsed()).toEqual([]);
